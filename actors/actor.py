@@ -1,0 +1,142 @@
+"""`Actor`: state plus handlers, one message at a time.
+
+An actor declares one handler per message class:
+
+    class Echo(Actor):
+        @handler
+        async def on_ping(self, msg: Ping, sender: str) -> Pong:
+            return Pong(msg.n)
+
+A handler's return value is the reply when the message came as an `ask` (None
+replies `Ack`); for a `tell` it is dropped. Actors use only `self.send`,
+`self.ask`, `self.clock`, `self.log`, `self.metrics`, `self.compute` and what
+their node injects: they never learn whether they run in a simulation or in a
+real deployment.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from actors.messages import Envelope, Message
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from structlog.typing import FilteringBoundLogger
+
+    from actors.clock import Clock
+    from actors.metrics import Metrics
+    from actors.node import Node
+
+Handler = Callable[[Any, Any, str], Awaitable[Message | None]]
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+
+
+def handler(fn: F) -> F:
+    """Mark `fn(self, msg: SomeMessage, sender: str)` as the handler of `SomeMessage`.
+
+    Raises:
+        TypeError: the first argument is not annotated with a message class.
+    """
+    params = list(inspect.signature(fn).parameters)
+    if len(params) != 3:
+        raise TypeError(f"handler {fn.__qualname__} must take (self, msg, sender)")
+    hints = typing.get_type_hints(fn)
+    msg_type = hints.get(params[1])
+    if not (isinstance(msg_type, type) and issubclass(msg_type, Message)):
+        raise TypeError(f"handler {fn.__qualname__}: annotate {params[1]!r} with a message class")
+    fn._handles = msg_type  # type: ignore[attr-defined]
+    return fn
+
+
+class Actor:
+    """Base class of every actor; see the module docstring.
+
+    Attributes (injected by the node at `spawn`):
+        name: unique name in the run.
+        node: the hosting node.
+        clock: the node's clock.
+        log: a structlog logger bound with node and actor.
+        metrics: records events for the run's event log.
+    """
+
+    _handlers: ClassVar[dict[type[Message], str]] = {}
+
+    name: str
+    node: Node
+    clock: Clock
+    log: FilteringBoundLogger
+    metrics: Metrics
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers = dict(cls._handlers)
+        for attr, value in vars(cls).items():
+            msg_type = getattr(value, "_handles", None)
+            if msg_type is not None:
+                handlers[msg_type] = attr
+        cls._handlers = handlers
+
+    # -- lifecycle hooks ---------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Called once the actor is registered, before its first message."""
+
+    async def on_stop(self) -> None:
+        """Called when the actor or its node stops; release what it holds."""
+
+    async def on_failure(self, error: Exception, envelope: Envelope) -> None:
+        """Called after a handler raised; the failure is already logged and the actor goes on."""
+
+    # -- what actors use --------------------------------------------------------
+
+    async def send(self, to: str, msg: Message) -> None:
+        """Tell `to` (waits while its mailbox or link is full).
+
+        Raises:
+            ActorNotFoundError: no route to `to`.
+            PeerUnreachableError: its node does not take messages.
+        """
+        await self.node.send(self.name, to, msg)
+
+    def send_nowait(self, to: str, msg: Message) -> None:
+        """Tell a local actor without waiting.
+
+        Raises:
+            MailboxFullError: its mailbox is full.
+            ActorNotFoundError: `to` is not an actor of this node.
+        """
+        self.node.send_local_nowait(self.name, to, msg)
+
+    async def ask(self, to: str, msg: Message, timeout_s: float | None = None) -> Message:
+        """Send `msg` and wait for the reply.
+
+        Raises:
+            AskTimeoutError: no reply within `timeout_s` (default: the node's).
+            ActorStoppedError: `to` stopped before replying.
+            RemoteActorError: `to`'s handler raised.
+            ActorNotFoundError, PeerUnreachableError: as for `send`.
+        """
+        return await self.node.ask(self.name, to, msg, timeout_s)
+
+    async def compute(self, fn: Callable[..., R], *args: Any) -> R:
+        """Run CPU-bound `fn(*args)` (training, evaluation) where the node says.
+
+        In a simulation it runs inline, so the virtual clock cannot move while
+        it runs; in a real node it runs on the node's compute thread so the
+        actor's messages and heartbeats keep flowing.
+        """
+        return await self.node.compute(fn, *args)
+
+    def start_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run `coro` beside the mailbox, owned by the node; cancelled when the actor stops."""
+        return self.node.start_actor_task(self.name, coro, name)
+
+    def stop(self) -> None:
+        """Ask the node to stop this actor after the current message."""
+        self.node.stop_actor(self.name)

@@ -1,0 +1,297 @@
+"""The wire form of an `Envelope`: one msgpack header frame plus one frame per tensor.
+
+Frame 0 is the msgpack array `[WIRE_VERSION, kind, sender, receiver, corr_id,
+flags, fields]`. Inside `fields`, every tensor is replaced by a msgpack ext
+value that holds its frame index, dtype code and shape; frames 1..n are the
+tensors' own bytes, handed to ZeroMQ without copying and rebuilt with
+`torch.frombuffer` (or `numpy.frombuffer`) without copying.
+
+Decoding never trusts its input. Each way a peer can get it wrong raises its
+own subclass of `DecodeError` that says what was expected and what arrived.
+This is the only module that imports msgpack. No pickle, ever.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import numpy as np
+import torch
+
+from actors.errors import (
+    DecodeError,
+    EncodeError,
+    FrameCountError,
+    InvalidFieldError,
+    MalformedEnvelopeError,
+    OversizeFrameError,
+    TensorSizeError,
+    TruncatedEnvelopeError,
+    UnknownDtypeError,
+    UnknownKindError,
+)
+from actors.messages import Envelope, Message, message_class
+
+WIRE_VERSION = 1
+_EXT_TORCH = 1
+_EXT_NUMPY = 2
+_TENSOR_HEAD = struct.Struct("<IBB")  # frame index, dtype code, ndim; then ndim int64 dims
+_HEADER_LEN = 7
+
+# Codes are part of the wire format: append, never renumber.
+_DTYPES: tuple[torch.dtype, ...] = (
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.uint8,
+    torch.bool,
+    torch.complex64,
+    torch.complex128,
+)
+_CODE_OF = {dtype: code for code, dtype in enumerate(_DTYPES)}
+_ITEMSIZE = tuple(torch.empty((), dtype=d).element_size() for d in _DTYPES)
+# numpy cannot hold bfloat16: its bytes travel through an int16 view.
+_NUMPY_VIEW = {torch.bfloat16: torch.int16}
+_NP_DTYPES = {
+    code: np.dtype(torch.empty(0, dtype=d).numpy().dtype)
+    for code, d in enumerate(_DTYPES)
+    if d not in _NUMPY_VIEW
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    """What a decoder accepts from a peer.
+
+    Attributes:
+        max_frame_bytes: largest single frame (a tensor or the header); the
+            default, 1 GiB, holds any model we expect while refusing absurd input.
+        max_frames: most tensor frames in one message.
+    """
+
+    max_frame_bytes: int = 1 << 30
+    max_frames: int = 100_000
+
+
+DEFAULT_LIMITS = DecodeLimits()
+
+
+# -- encode -------------------------------------------------------------------
+
+
+def encode(envelope: Envelope) -> list[Any]:
+    """Frames for `envelope`: the header, then each tensor's bytes (no copies).
+
+    Raises:
+        EncodeError: a field holds a value msgpack cannot carry, a tensor not on
+            the CPU, or a dtype outside the wire's table.
+    """
+    frames: list[Any] = [b""]
+
+    def default(obj: Any) -> msgpack.ExtType:
+        if isinstance(obj, torch.Tensor):
+            return _tensor_ext(obj, frames)
+        if isinstance(obj, np.ndarray):
+            return _ndarray_ext(obj, frames)
+        if isinstance(obj, tuple):
+            return list(obj)  # type: ignore[return-value]
+        raise EncodeError(f"cannot put a {type(obj).__name__} on the wire in {envelope.body.kind!r}")
+
+    header = [
+        WIRE_VERSION,
+        envelope.body.kind,
+        envelope.sender,
+        envelope.receiver,
+        envelope.corr_id,
+        envelope.flags,
+        envelope.body.to_fields(),
+    ]
+    try:
+        frames[0] = msgpack.packb(header, default=default)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EncodeError(f"cannot encode {envelope.body.kind!r}: {exc}") from exc
+    return frames
+
+
+def wire_size(frames: Sequence[Any]) -> int:
+    """Bytes the frames occupy on the wire (payload only, no ZMTP framing)."""
+    return sum(memoryview(f).nbytes for f in frames)
+
+
+def _tensor_ext(tensor: torch.Tensor, frames: list[Any]) -> msgpack.ExtType:
+    if tensor.device.type != "cpu" or tensor.layout != torch.strided:
+        raise EncodeError(f"only dense CPU tensors go on the wire, got {tensor.device} {tensor.layout}")
+    code = _CODE_OF.get(tensor.dtype)
+    if code is None:
+        raise EncodeError(f"dtype {tensor.dtype} is not in the wire's dtype table")
+    # 1-d so that every frame is a plain buffer (a 0-d array is not one everywhere).
+    flat = tensor.detach().resolve_conj().resolve_neg().reshape(-1)
+    view = _NUMPY_VIEW.get(flat.dtype)
+    frames.append((flat.view(view) if view else flat).numpy())
+    return _ext(_EXT_TORCH, len(frames) - 1, code, tensor.shape)
+
+
+def _ndarray_ext(array: np.ndarray, frames: list[Any]) -> msgpack.ExtType:
+    try:
+        code = _CODE_OF[torch.from_numpy(array[:0].copy()).dtype]
+    except (TypeError, KeyError) as exc:
+        raise EncodeError(f"numpy dtype {array.dtype} is not in the wire's dtype table") from exc
+    frames.append(np.ascontiguousarray(array).reshape(-1))
+    return _ext(_EXT_NUMPY, len(frames) - 1, code, array.shape)
+
+
+def _ext(ext_code: int, index: int, dtype_code: int, shape: Sequence[int]) -> msgpack.ExtType:
+    data = _TENSOR_HEAD.pack(index, dtype_code, len(shape)) + struct.pack(f"<{len(shape)}q", *shape)
+    return msgpack.ExtType(ext_code, data)
+
+
+# -- decode -------------------------------------------------------------------
+
+
+def decode(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS) -> Envelope:
+    """Rebuild an `Envelope` from frames, sharing the tensor frames' memory.
+
+    Frames are any objects with the buffer protocol (bytes, zmq frames, arrays).
+    Read-only buffers are copied once so the tensors built on them are writable.
+
+    Raises:
+        OversizeFrameError: a frame is larger than `limits.max_frame_bytes`.
+        FrameCountError: no frames, too many, or not one per tensor the header lists.
+        TruncatedEnvelopeError: the header ends early.
+        MalformedEnvelopeError: the header is not a fedactors envelope.
+        UnknownKindError: the kind is not a registered message.
+        InvalidFieldError: a field is missing, unknown, or of the wrong type.
+        UnknownDtypeError: a tensor's dtype code is not in the table.
+        TensorSizeError: a tensor frame's length is not dtype size × shape.
+    """
+    views = _checked_views(frames, limits)
+    used: set[int] = set()
+    header = _unpack_header(views, used)
+    if len(used) != len(views) - 1:
+        raise FrameCountError(f"{len(used)} tensor frame(s) as the header lists", f"{len(views) - 1}")
+    _version, kind, sender, receiver, corr_id, flags, fields = header
+    return Envelope(sender, receiver, _build_message(kind, fields), corr_id, flags)
+
+
+def _checked_views(frames: Sequence[Any], limits: DecodeLimits) -> list[memoryview]:
+    if not frames:
+        raise FrameCountError("at least the header frame", "no frames")
+    if len(frames) - 1 > limits.max_frames:
+        raise FrameCountError(f"at most {limits.max_frames} tensor frames", f"{len(frames) - 1}")
+    views = []
+    for index, frame in enumerate(frames):
+        view = memoryview(frame)
+        if view.nbytes > limits.max_frame_bytes:
+            raise OversizeFrameError(
+                f"frames of at most {limits.max_frame_bytes} bytes", f"{view.nbytes} bytes in frame {index}"
+            )
+        views.append(view)
+    return views
+
+
+def _unpack_header(views: list[memoryview], used: set[int]) -> list[Any]:
+    def ext_hook(code: int, data: bytes) -> Any:
+        return _rebuild_tensor(code, data, views, used)
+
+    try:
+        header = msgpack.unpackb(views[0], ext_hook=ext_hook, raw=False, strict_map_key=True)
+    except DecodeError:
+        raise
+    except msgpack.ExtraData as exc:
+        raise MalformedEnvelopeError("one msgpack value in the header frame", "trailing bytes") from exc
+    except ValueError as exc:
+        if "incomplete" in str(exc):
+            raise TruncatedEnvelopeError(
+                "a complete msgpack header", f"{views[0].nbytes} bytes that end early"
+            ) from exc
+        raise MalformedEnvelopeError("a msgpack header", f"undecodable bytes ({exc})") from exc
+    except Exception as exc:  # msgpack raises many types on garbage: all are bad input here
+        raise MalformedEnvelopeError("a msgpack header", f"{type(exc).__name__}: {exc}") from exc
+    _check_header_shape(header)
+    return header
+
+
+def _check_header_shape(header: Any) -> None:
+    if not isinstance(header, list) or len(header) != _HEADER_LEN:
+        got = (
+            f"{type(header).__name__} of length {len(header)}"
+            if isinstance(header, list)
+            else type(header).__name__
+        )
+        raise MalformedEnvelopeError(f"a list of {_HEADER_LEN} header items", got)
+    version, kind, sender, receiver, corr_id, flags, fields = header
+    if version != WIRE_VERSION:
+        raise MalformedEnvelopeError(f"wire version {WIRE_VERSION}", repr(version))
+    for name, value, typ in (
+        ("kind", kind, str),
+        ("sender", sender, str),
+        ("receiver", receiver, str),
+        ("corr_id", corr_id, int),
+        ("flags", flags, int),
+        ("fields", fields, dict),
+    ):
+        if not isinstance(value, typ) or isinstance(value, bool):
+            raise MalformedEnvelopeError(f"{name} of type {typ.__name__}", type(value).__name__)
+
+
+def _rebuild_tensor(code: int, data: bytes, views: list[memoryview], used: set[int]) -> Any:
+    if code not in (_EXT_TORCH, _EXT_NUMPY) or len(data) < _TENSOR_HEAD.size:
+        raise MalformedEnvelopeError("a tensor reference", f"ext type {code} of {len(data)} bytes")
+    index, dtype_code, ndim = _TENSOR_HEAD.unpack_from(data)
+    if len(data) != _TENSOR_HEAD.size + 8 * ndim:
+        raise MalformedEnvelopeError(f"a tensor reference with {ndim} dims", f"{len(data)} bytes")
+    shape = struct.unpack_from(f"<{ndim}q", data, _TENSOR_HEAD.size)
+    if not 1 <= index < len(views) or index in used:
+        raise FrameCountError(
+            f"an unused tensor frame in 1..{len(views) - 1}", f"a reference to frame {index}"
+        )
+    if dtype_code >= len(_DTYPES):
+        raise UnknownDtypeError(f"a dtype code below {len(_DTYPES)}", str(dtype_code))
+    if any(d < 0 for d in shape):
+        raise TensorSizeError("non-negative dims", f"shape {list(shape)}")
+    used.add(index)
+    return _tensor_from_view(views[index], dtype_code, shape, numpy=code == _EXT_NUMPY)
+
+
+def _tensor_from_view(view: memoryview, dtype_code: int, shape: tuple[int, ...], numpy: bool) -> Any:
+    numel = 1
+    for d in shape:
+        numel *= d
+    expected = numel * _ITEMSIZE[dtype_code]
+    if view.nbytes != expected:
+        raise TensorSizeError(
+            f"{expected} bytes for {_DTYPES[dtype_code]} of shape {list(shape)}", f"{view.nbytes} bytes"
+        )
+    if view.readonly:
+        view = memoryview(bytearray(view))
+    if numpy:
+        return np.frombuffer(view, dtype=_NP_DTYPES[dtype_code]).reshape(shape)
+    dtype = _DTYPES[dtype_code]
+    if numel == 0:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(view, dtype=dtype).view(shape)
+
+
+def _build_message(kind: str, fields: dict[str, Any]) -> Message:
+    cls = message_class(kind)
+    if cls is None:
+        raise UnknownKindError("a registered message kind", repr(kind))
+    unknown = fields.keys() - set(cls._fields)
+    if unknown:
+        raise InvalidFieldError(f"fields of {kind!r}: {list(cls._fields)}", f"unknown {sorted(unknown)}")
+    missing = cls._required - fields.keys()
+    if missing:
+        raise InvalidFieldError(f"fields of {kind!r}: {sorted(cls._required)}", f"missing {sorted(missing)}")
+    for name, value in fields.items():
+        if not cls._checks[name](value):
+            raise InvalidFieldError(f"{kind}.{name} as declared", f"{type(value).__name__} {value!r:.60}")
+    return cls(**fields)

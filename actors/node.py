@@ -1,0 +1,410 @@
+"""`Node`: one per process; hosts many actors under one TaskGroup.
+
+A node delivers messages between its own actors as objects (no encoding) and
+routes the rest through its transport, using a directory that maps actor
+names to node ids. Each actor has a bounded mailbox, handles one message at a
+time, and survives its handlers raising. The node stops on `stop()` (or on
+SIGINT/SIGTERM when asked to handle signals): every actor's `on_stop` runs,
+every pending ask fails with a typed error, and the transport is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+import structlog
+
+from actors.actor import Actor
+from actors.clock import Clock, WallClock
+from actors.errors import (
+    ActorNotFoundError,
+    ActorStoppedError,
+    AskTimeoutError,
+    DuplicateActorError,
+    FedActorsError,
+    MailboxFullError,
+    NodeClosedError,
+    RemoteActorError,
+)
+from actors.messages import REPLY, Ack, Envelope, Failure, Message
+from actors.metrics import EventSink, Metrics, NullSink
+from actors.transport.base import Transport
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """How a node runs its actors.
+
+    Attributes:
+        mailbox_capacity: messages queued per actor before senders wait.
+        ask_timeout_s: default timeout of `ask`.
+        compute: "inline" runs `Actor.compute` work on the event loop (the
+            simulation needs this for determinism); "thread" runs it on one
+            compute thread per node, so messages keep flowing while a model trains.
+    """
+
+    mailbox_capacity: int = 1000
+    ask_timeout_s: float = 30.0
+    compute: Literal["inline", "thread"] = "inline"
+
+
+@dataclass(eq=False)
+class _Slot:
+    actor: Actor
+    mailbox: asyncio.Queue[Envelope]
+    loop_task: asyncio.Task[None] | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Pending:
+    future: asyncio.Future[Message]
+    receiver: str
+
+
+class Node:
+    """Hosts actors, routes their messages, and owns every task they start.
+
+    Args:
+        node_id: unique id in the run (also the transport's routing id).
+        transport: how to reach other nodes; None for a node that is alone.
+        clock: the actors' clock (a wall clock by default).
+        config: mailbox bound, ask timeout, where compute runs.
+        sink: where `Actor.metrics` records go.
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        transport: Transport | None = None,
+        *,
+        clock: Clock | None = None,
+        config: NodeConfig | None = None,
+        sink: EventSink | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.transport = transport
+        self.clock = clock or WallClock()
+        self.config = config or NodeConfig()
+        self.sink: EventSink = sink or NullSink()
+        self.log = structlog.get_logger("fedactors.node").bind(node=node_id)
+        self._slots: dict[str, _Slot] = {}
+        self._routes: dict[str, str] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._corr_ids = itertools.count(1)
+        self._tg: asyncio.TaskGroup | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._started = asyncio.Event()
+        self._closed = False
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- directory ---------------------------------------------------------------
+
+    def add_route(self, actor: str, node_id: str, endpoint: str | None = None) -> None:
+        """Record that `actor` lives on node `node_id` (reachable at `endpoint`)."""
+        self._routes[actor] = node_id
+        if endpoint is not None and self.transport is not None:
+            self.transport.add_peer(node_id, endpoint)
+
+    def actor_names(self) -> list[str]:
+        """Names of the actors hosted here."""
+        return list(self._slots)
+
+    # -- actors ------------------------------------------------------------------
+
+    def spawn(self, actor: Actor, name: str) -> Actor:
+        """Host `actor` under `name`; it starts now if the node runs, else with the node.
+
+        Raises:
+            DuplicateActorError: an actor of that name already runs here.
+            NodeClosedError: the node has shut down.
+        """
+        if self._closed:
+            raise NodeClosedError(f"node {self.node_id!r} is shut down")
+        if name in self._slots:
+            raise DuplicateActorError(name)
+        actor.name = name
+        actor.node = self
+        actor.clock = self.clock
+        actor.log = structlog.get_logger("fedactors.actor").bind(node=self.node_id, actor=name)
+        actor.metrics = Metrics(self.sink, self.clock, self.node_id, name)
+        slot = _Slot(actor, asyncio.Queue(self.config.mailbox_capacity))
+        self._slots[name] = slot
+        if self._tg is not None:
+            self._launch(slot)
+        return actor
+
+    def stop_actor(self, name: str) -> None:
+        """Stop actor `name` (its tasks are cancelled, `on_stop` runs)."""
+        slot = self._slots.get(name)
+        if slot is not None and self._tg is not None:
+            self._tg.create_task(self._stop_slot(slot), name=f"stop-{name}")
+
+    def start_actor_task(self, actor: str, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run `coro` for `actor` in the node's TaskGroup (see `Actor.start_task`).
+
+        Raises:
+            NodeClosedError: the node is not running.
+        """
+        if self._tg is None:
+            coro.close()
+            raise NodeClosedError(f"node {self.node_id!r} is not running")
+        slot = self._slots[actor]
+        task = self._tg.create_task(self._guarded(slot, coro, name), name=f"{actor}:{name}")
+        slot.tasks.add(task)
+        task.add_done_callback(slot.tasks.discard)
+        return task
+
+    async def compute(self, fn: Callable[..., R], *args: Any) -> R:
+        """Run CPU-bound work as `NodeConfig.compute` says (see `Actor.compute`)."""
+        if self.config.compute == "inline":
+            return fn(*args)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"compute-{self.node_id}")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+
+    # -- messaging -----------------------------------------------------------------
+
+    async def send(self, sender: str, receiver: str, msg: Message) -> None:
+        """Deliver `msg` from `sender` to `receiver`, local or remote (see `Actor.send`)."""
+        await self._route(Envelope(sender, receiver, msg))
+
+    def send_local_nowait(self, sender: str, receiver: str, msg: Message) -> None:
+        """Deliver to a local mailbox without waiting (see `Actor.send_nowait`)."""
+        slot = self._slots.get(receiver)
+        if slot is None:
+            raise ActorNotFoundError(receiver)
+        try:
+            slot.mailbox.put_nowait(Envelope(sender, receiver, msg))
+        except asyncio.QueueFull:
+            raise MailboxFullError(receiver, self.config.mailbox_capacity) from None
+
+    async def ask(self, sender: str, receiver: str, msg: Message, timeout_s: float | None = None) -> Message:
+        """Send and await the reply (see `Actor.ask` for the errors)."""
+        if self._closed:
+            raise NodeClosedError(f"node {self.node_id!r} is shut down")
+        timeout = self.config.ask_timeout_s if timeout_s is None else timeout_s
+        corr_id = next(self._corr_ids)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[corr_id] = _Pending(future, receiver)
+        try:
+            async with self.clock.timeout(timeout):
+                await self._route(Envelope(sender, receiver, msg, corr_id))
+                body = await future
+        except TimeoutError:
+            raise AskTimeoutError(receiver, msg.kind, timeout) from None
+        finally:
+            self._pending.pop(corr_id, None)
+        if isinstance(body, Failure):
+            raise _failure_to_error(receiver, body)
+        return body
+
+    async def _route(self, envelope: Envelope) -> None:
+        slot = self._slots.get(envelope.receiver)
+        if slot is not None:
+            await slot.mailbox.put(envelope)
+            return
+        node_id = self._routes.get(envelope.receiver)
+        if node_id is None or self.transport is None:
+            raise ActorNotFoundError(envelope.receiver)
+        await self.transport.send(node_id, envelope)
+
+    async def _reply(self, request: Envelope, body: Message) -> None:
+        reply = Envelope(request.receiver, request.sender, body, request.corr_id, REPLY)
+        try:
+            if request.origin and self.transport is not None:
+                await self.transport.send(request.origin, reply)
+            else:
+                self._resolve(reply)
+        except FedActorsError as exc:
+            self.log.warning("reply_lost", to=request.sender, kind=body.kind, reason=str(exc))
+
+    def _resolve(self, reply: Envelope) -> None:
+        pending = self._pending.get(reply.corr_id)
+        if pending is None or pending.future.done():
+            self.log.debug("late_reply_dropped", sender=reply.sender, corr_id=reply.corr_id)
+            return
+        pending.future.set_result(reply.body)
+
+    # -- running -----------------------------------------------------------------
+
+    async def run(self, *, handle_signals: bool = False) -> None:
+        """Start the transport and the actors; return once `stop()` has been called.
+
+        Args:
+            handle_signals: stop cleanly on SIGINT and SIGTERM (for node processes).
+        """
+        self._stop_requested = asyncio.Event()
+        if handle_signals:
+            self._install_signal_handlers()
+        if self.transport is not None:
+            await self.transport.start()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                recv_task = tg.create_task(self._recv_loop(), name="recv") if self.transport else None
+                for slot in list(self._slots.values()):
+                    self._launch(slot)
+                self._started.set()
+                await self._stop_requested.wait()
+                await self._shutdown(recv_task)
+        finally:
+            self._closed = True
+            self._tg = None
+            await self._release()
+
+    def stop(self) -> None:
+        """Request a clean shutdown (safe to call from a signal handler or a handler)."""
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    async def wait_started(self) -> None:
+        """Wait until the transport is bound and every actor has been launched."""
+        await self._started.wait()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+
+    def _launch(self, slot: _Slot) -> None:
+        assert self._tg is not None
+        slot.loop_task = self._tg.create_task(self._actor_loop(slot), name=f"actor:{slot.actor.name}")
+
+    async def _actor_loop(self, slot: _Slot) -> None:
+        actor = slot.actor
+        await self._call_hook(slot, actor.on_start(), "on_start")
+        while True:
+            envelope = await slot.mailbox.get()
+            await self._dispatch(slot, envelope)
+
+    async def _dispatch(self, slot: _Slot, envelope: Envelope) -> None:
+        actor = slot.actor
+        method = actor._handlers.get(type(envelope.body))
+        if method is None:
+            actor.log.warning(
+                "message_dropped", kind=envelope.body.kind, sender=envelope.sender, reason="no handler"
+            )
+            if envelope.corr_id:
+                await self._reply(
+                    envelope, Failure("UnhandledMessageError", f"no handler for {envelope.body.kind!r}")
+                )
+            return
+        try:
+            result = await getattr(actor, method)(envelope.body, envelope.sender)
+        except Exception as exc:
+            actor.log.exception("handler_failed", kind=envelope.body.kind, sender=envelope.sender)
+            if envelope.corr_id:
+                await self._reply(envelope, Failure(type(exc).__name__, str(exc)))
+            await self._call_hook(slot, actor.on_failure(exc, envelope), "on_failure")
+            return
+        if envelope.corr_id:
+            await self._reply(envelope, result if result is not None else Ack())
+
+    async def _guarded(self, slot: _Slot, coro: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            slot.actor.log.exception("task_failed", task=name)
+            await self._call_hook(
+                slot, slot.actor.on_failure(exc, Envelope("", slot.actor.name, Ack())), "on_failure"
+            )
+
+    async def _call_hook(self, slot: _Slot, coro: Coroutine[Any, Any, None], hook: str) -> None:
+        try:
+            await coro
+        except Exception:
+            slot.actor.log.exception("hook_failed", hook=hook)
+
+    async def _recv_loop(self) -> None:
+        assert self.transport is not None
+        while True:
+            envelope = await self.transport.recv()
+            if envelope.sender and envelope.sender not in self._routes and envelope.sender not in self._slots:
+                self._routes[envelope.sender] = envelope.origin  # learned route: reply to whoever wrote
+            if envelope.is_reply:
+                self._resolve(envelope)
+                continue
+            slot = self._slots.get(envelope.receiver)
+            if slot is None:
+                self.log.warning(
+                    "message_dropped",
+                    kind=envelope.body.kind,
+                    receiver=envelope.receiver,
+                    origin=envelope.origin,
+                    reason="no such actor here",
+                )
+                if envelope.corr_id:
+                    await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
+                continue
+            await slot.mailbox.put(envelope)
+
+    # -- stopping ----------------------------------------------------------------
+
+    async def _stop_slot(self, slot: _Slot) -> None:
+        name = slot.actor.name
+        if self._slots.get(name) is not slot:
+            return
+        del self._slots[name]
+        tasks = [t for t in (slot.loop_task, *slot.tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._call_hook(slot, slot.actor.on_stop(), "on_stop")
+        self._fail_pending_to(name)
+        await self._refuse_mailbox(slot)
+        slot.actor.log.debug("actor_stopped")
+
+    def _fail_pending_to(self, name: str) -> None:
+        for pending in list(self._pending.values()):
+            if pending.receiver == name and not pending.future.done():
+                pending.future.set_exception(ActorStoppedError(name))
+
+    async def _refuse_mailbox(self, slot: _Slot) -> None:
+        while not slot.mailbox.empty():
+            envelope = slot.mailbox.get_nowait()
+            if envelope.corr_id and not envelope.is_reply:
+                await self._reply(envelope, Failure("ActorStoppedError", slot.actor.name))
+
+    async def _shutdown(self, recv_task: asyncio.Task[None] | None) -> None:
+        for slot in list(self._slots.values()):
+            await self._stop_slot(slot)
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(NodeClosedError(f"node {self.node_id!r} shut down"))
+        if recv_task is not None:
+            recv_task.cancel()
+
+    async def _release(self) -> None:
+        if self.transport is not None:
+            await self.transport.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self.log.debug("node_stopped")
+
+
+def _failure_to_error(receiver: str, failure: Failure) -> FedActorsError:
+    if failure.error_type == "ActorStoppedError":
+        return ActorStoppedError(receiver)
+    if failure.error_type == "ActorNotFoundError":
+        return ActorNotFoundError(receiver)
+    return RemoteActorError(receiver, failure.error_type, failure.detail)
+
+
+def run_process(main: Coroutine[Any, Any, R]) -> R:
+    """Run a node process's main coroutine on uvloop (asyncio's own loop where uvloop is missing)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every platform we support
+        return asyncio.run(main)
+    return uvloop.run(main)
