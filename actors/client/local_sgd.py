@@ -1,0 +1,248 @@
+"""A client's local work: minibatch SGD on its own data, and evaluation.
+
+Local SGD for E epochs or S steps is the client half of FedAvg (McMahan et al.,
+"Communication-Efficient Learning of Deep Networks from Decentralized Data",
+AISTATS 2017, Algorithm 1, ClientUpdate). With `prox_mu` = μ > 0 the client
+minimises FedProx's local objective (Li, Sahu, Zaheer, Sanjabi, Talwalkar,
+Smith, "Federated Optimization in Heterogeneous Networks", MLSys 2020, eq. 2):
+
+    h(w) = F(w) + μ/2 ‖w - w_global‖²
+
+where w_global is the model's parameters when `local_train` is called. The
+proximal term's gradient μ(w - w_global) is added to each step's gradient
+directly rather than through autograd, which is the same gradient for less
+work.
+
+Each step: data gradient (mean cross-entropy over the batch) + proximal
+gradient, then clipping to `max_grad_norm`, then `torch.optim.SGD` (which adds
+weight decay and momentum). The data are indexed with shuffled index tensors
+drawn from the caller's generator: no DataLoader, and no draw from torch's
+global RNG (layers that draw random numbers themselves, such as dropout, still
+use it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+
+from actors.errors import FedActorsError
+
+
+class TrainingInputError(FedActorsError):
+    """The data or an argument given to `local_train` or `evaluate` cannot be used.
+
+    Attributes:
+        what: the argument at fault.
+        expected: what it should be.
+        actual: what it is.
+    """
+
+    def __init__(self, what: str, expected: str, actual: str) -> None:
+        self.what = what
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"{what}: expected {expected}, got {actual}")
+
+
+class TrainConfig(BaseModel):
+    """How a client trains: exactly one of `epochs` and `steps`, and SGD's settings.
+
+    Setting `steps` without `epochs` drops the default `epochs = 1`, so
+    `{"steps": 50}` means 50 steps.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epochs: Annotated[int, Field(ge=1)] | None = 1
+    steps: Annotated[int, Field(ge=1)] | None = None
+    batch_size: int = Field(default=32, gt=0)
+    lr: float = Field(default=0.05, gt=0)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    prox_mu: float = Field(default=0.0, ge=0)
+    max_grad_norm: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _steps_replace_default_epochs(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("steps") is not None and "epochs" not in data:
+            return {**data, "epochs": None}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one_of_epochs_and_steps(self) -> TrainConfig:
+        if (self.epochs is None) == (self.steps is None):
+            raise ValueError(
+                f"set exactly one of `epochs` and `steps`, got epochs={self.epochs} and steps={self.steps}"
+            )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What one call of `local_train` did.
+
+    Attributes:
+        num_samples: size of the local dataset (the client's FedAvg weight).
+        num_steps: SGD steps taken.
+        mean_loss: mean cross-entropy over every sample seen during training,
+            each at the weights of its step (the proximal term is not included).
+    """
+
+    num_samples: int
+    num_steps: int
+    mean_loss: float
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Mean cross-entropy and accuracy of a model on a dataset."""
+
+    loss: float
+    accuracy: float
+    num_samples: int
+
+
+def local_train(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    generator: torch.Generator,
+    epochs: int | None = None,
+) -> TrainResult:
+    """Train `model` in place with minibatch SGD on `(x, y)`.
+
+    The model is put in training mode and given back in the mode it came in.
+
+    Args:
+        model: maps a batch of `x` to logits of shape (batch, classes).
+        x: inputs, one sample per row of dim 0.
+        y: class indices, a 1-D integer tensor as long as `x`.
+        config: epochs or steps, batch size, and SGD's settings.
+        generator: the only source of the shuffling (a CPU generator).
+        epochs: if given, train this many epochs instead of what `config`
+            says (variable local work per client or per round).
+
+    Raises:
+        TrainingInputError: `x` and `y` do not fit each other or are empty.
+        pydantic.ValidationError: `epochs` is given and below 1.
+    """
+    if epochs is not None:
+        config = TrainConfig.model_validate({**config.model_dump(), "epochs": epochs, "steps": None})
+    num_samples = _check_data(x, y)
+    was_training = model.training
+    model.train()
+    try:
+        num_steps, mean_loss = _train(model, x, y, config, generator)
+    finally:
+        model.train(was_training)
+    return TrainResult(num_samples, num_steps, mean_loss)
+
+
+def _train(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    generator: torch.Generator,
+) -> tuple[int, float]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(
+        params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    anchor = [p.detach().clone() for p in params] if config.prox_mu > 0 else None
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    num_steps = seen = 0
+    for batch in _batches(x.shape[0], config, generator, x.device):
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x[batch]), y[batch])
+        loss.backward()
+        _finish_gradient(params, anchor, config)
+        optimizer.step()
+        loss_sum += loss.detach().cpu() * batch.numel()
+        num_steps += 1
+        seen += batch.numel()
+    return num_steps, (loss_sum / seen).item()
+
+
+def _batches(
+    n: int, config: TrainConfig, generator: torch.Generator, device: torch.device
+) -> Iterator[torch.Tensor]:
+    """Index tensors of the batches: a fresh permutation per pass, the last batch short."""
+    if config.steps is not None:
+        count = config.steps
+    else:
+        assert config.epochs is not None  # TrainConfig's validator guarantees one of them
+        count = config.epochs * math.ceil(n / config.batch_size)
+    # Lazy: the generator draws a permutation only when a pass begins.
+    passes = (torch.randperm(n, generator=generator).to(device) for _ in itertools.count())
+    batches = itertools.chain.from_iterable(p.split(config.batch_size) for p in passes)
+    return itertools.islice(batches, count)
+
+
+def _finish_gradient(
+    params: list[nn.Parameter], anchor: list[torch.Tensor] | None, config: TrainConfig
+) -> None:
+    """Add FedProx's μ(w - w_global) to the data gradient, then clip the whole."""
+    if anchor is not None:
+        for p, p_global in zip(params, anchor, strict=True):
+            # A parameter without a gradient never moved: its proximal gradient is 0.
+            if p.grad is not None:
+                p.grad.add_(p.detach() - p_global, alpha=config.prox_mu)
+    if config.max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> Evaluation:
+    """Return the mean cross-entropy and the accuracy of `model` on `(x, y)`.
+
+    The model is put in evaluation mode and given back in the mode it came in.
+
+    Raises:
+        TrainingInputError: `x` and `y` do not fit each other or are empty, or
+            `batch_size` is below 1.
+    """
+    if batch_size < 1:
+        raise TrainingInputError("batch_size", "an int >= 1", str(batch_size))
+    num_samples = _check_data(x, y)
+    was_training = model.training
+    model.eval()
+    try:
+        loss_sum, correct = _score(model, x, y, batch_size)
+    finally:
+        model.train(was_training)
+    return Evaluation(loss_sum / num_samples, correct / num_samples, num_samples)
+
+
+def _score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, int]:
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    correct = torch.zeros((), dtype=torch.int64)
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True):
+        logits = model(xb)
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum").cpu()
+        correct += (logits.argmax(dim=1) == yb).sum().cpu()
+    return loss_sum.item(), int(correct.item())
+
+
+def _check_data(x: torch.Tensor, y: torch.Tensor) -> int:
+    """Return the number of samples, or raise if `x` and `y` do not fit."""
+    if y.dim() != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        actual = f"{y.dtype} tensor of shape {tuple(y.shape)}"
+        raise TrainingInputError("labels y", "a 1-D integer tensor of class indices", actual)
+    if x.dim() == 0 or x.shape[0] != y.shape[0]:
+        actual = f"x of shape {tuple(x.shape)} and {y.shape[0]} labels"
+        raise TrainingInputError("data", "one label per sample (row of x)", actual)
+    if y.shape[0] == 0:
+        raise TrainingInputError("data", "at least one sample", "none")
+    return y.shape[0]

@@ -1,0 +1,61 @@
+"""Aggregators: how a server combines client updates, found by the `kind` of their config.
+
+Topology files name an aggregator by `kind` ("weighted_mean", "median",
+"trimmed_mean", "krum", "multi_krum", "norm_clip"); `AggregatorConfig` is the
+discriminated union that validates the table, and `build_aggregator` turns a
+validated config into the aggregator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from actors.server.aggregators.base import Aggregator, check_updates
+from actors.server.aggregators.krum import Krum, KrumConfig, MultiKrum, MultiKrumConfig
+from actors.server.aggregators.median import CoordinateMedian, MedianConfig
+from actors.server.aggregators.norm_clip import NormClip, NormClipConfig
+from actors.server.aggregators.trimmed_mean import TrimmedMean, TrimmedMeanConfig
+from actors.server.aggregators.weighted_mean import WeightedMean, WeightedMeanConfig
+
+AggregatorConfig = Annotated[
+    WeightedMeanConfig | MedianConfig | TrimmedMeanConfig | KrumConfig | MultiKrumConfig | NormClipConfig,
+    Field(discriminator="kind"),
+]
+
+AGGREGATORS: dict[str, Callable[[Any], Aggregator]] = {
+    "weighted_mean": WeightedMean,
+    "median": CoordinateMedian,
+    "trimmed_mean": TrimmedMean,
+    "krum": Krum,
+    "multi_krum": MultiKrum,
+    "norm_clip": NormClip,
+}
+
+
+def build_aggregator(config: AggregatorConfig) -> Aggregator:
+    """Return the aggregator that `config` (already validated) describes."""
+    return AGGREGATORS[config.kind](config)
+
+
+__all__ = [
+    "AGGREGATORS",
+    "Aggregator",
+    "AggregatorConfig",
+    "CoordinateMedian",
+    "Krum",
+    "KrumConfig",
+    "MedianConfig",
+    "MultiKrum",
+    "MultiKrumConfig",
+    "NormClip",
+    "NormClipConfig",
+    "TrimmedMean",
+    "TrimmedMeanConfig",
+    "WeightedMean",
+    "WeightedMeanConfig",
+    "build_aggregator",
+    "check_updates",
+]

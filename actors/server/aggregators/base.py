@@ -1,0 +1,64 @@
+"""What every aggregator shares: its interface and the validation of its inputs.
+
+An aggregator turns the clients' updates (deltas x_i - x_global) and their
+weights (usually sample counts) into one delta. Every aggregator validates the
+same way before doing any math, so a server gets the same typed errors
+whichever aggregator a topology file chose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+
+from actors.server.errors import InvalidWeightsError, NonFiniteUpdateError, NoUpdatesError
+from actors.statedict import StateDict, check_same_keys_and_shapes
+
+
+class Aggregator(Protocol):
+    """Combines client updates into one update."""
+
+    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the aggregate of `updates`; see `check_updates` for what is raised."""
+        ...
+
+
+def check_updates(updates: Sequence[StateDict], weights: Sequence[float]) -> None:
+    """Validate the arguments of `Aggregator.aggregate`.
+
+    Raises:
+        NoUpdatesError: `updates` is empty.
+        StateDictMismatchError: an update's keys or shapes differ from update 0's.
+        NonFiniteUpdateError: an update holds NaN or infinite values.
+        InvalidWeightsError: not one weight per update, a weight is negative or
+            not finite, or all weights are zero.
+    """
+    if not updates:
+        raise NoUpdatesError()
+    for index, update in enumerate(updates):
+        check_same_keys_and_shapes(updates[0], update, who=f"update {index}")
+        _check_finite(index, update)
+    _check_weights(len(updates), weights)
+
+
+def _check_finite(index: int, update: StateDict) -> None:
+    for key, tensor in update.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise NonFiniteUpdateError(index, key)
+
+
+def _check_weights(count: int, weights: Sequence[float]) -> None:
+    listed = list(weights)
+    if len(listed) != count:
+        reason = f"expected one weight per update ({count}), got {len(listed)}"
+        raise InvalidWeightsError(listed, reason)
+    for index, weight in enumerate(listed):
+        if not math.isfinite(weight) or weight < 0:
+            reason = f"weight {index} must be finite and >= 0, got {weight}"
+            raise InvalidWeightsError(listed, reason)
+    if not any(w > 0 for w in listed):
+        reason = "at least one weight must be > 0, all are zero"
+        raise InvalidWeightsError(listed, reason)

@@ -1,0 +1,42 @@
+"""Weighted mean of client updates: the aggregation of FedAvg.
+
+McMahan, Moore, Ramage, Hampson, Agüera y Arcas, "Communication-Efficient
+Learning of Deep Networks from Decentralized Data", AISTATS 2017
+(arXiv:1602.05629), Algorithm 1: Δ = Σ_k (n_k / n) Δ_k, with n_k the sample
+count of client k and n = Σ_k n_k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from actors.server.aggregators.base import check_updates
+from actors.statedict import StateDict, weighted_mean
+
+
+class WeightedMeanConfig(BaseModel):
+    """The weighted mean has no parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["weighted_mean"] = "weighted_mean"
+
+
+class WeightedMean:
+    """Σ w_i Δ_i / Σ w_i, key by key."""
+
+    def __init__(self, config: WeightedMeanConfig) -> None:
+        self.config = config
+
+    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the weighted mean of `updates`.
+
+        Raises:
+            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
+            InvalidWeightsError: see `check_updates`.
+        """
+        check_updates(updates, weights)
+        return weighted_mean(updates, weights)
