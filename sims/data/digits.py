@@ -1,0 +1,38 @@
+"""scikit-learn's 8x8 handwritten digits (UCI optdigits test set), bundled, no download.
+
+1797 samples of 64 pixel intensities 0..16, scaled to [0, 1]; 10 classes.
+Split into train and test per class, so both keep the class proportions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import load_digits as _sklearn_load_digits
+
+from sims.data import LoadedData
+from topologies.specs.data import DigitsDataSpec
+
+_MAX_INTENSITY = 16.0
+_NUM_CLASSES = 10
+
+
+def load_digits(spec: DigitsDataSpec, rng: np.random.Generator) -> LoadedData:
+    """Load the bundled digits and split them with `stratified_split`."""
+    bunch = _sklearn_load_digits()
+    x = (bunch.data / _MAX_INTENSITY).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    train, test = stratified_split(y, spec.test_fraction, rng)
+    return LoadedData(x[train], y[train], x[test], y[test], num_classes=_NUM_CLASSES)
+
+
+def stratified_split(
+    labels: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) indices; each class sends round(test_fraction * count) to test."""
+    train_parts, test_parts = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        num_test = round(test_fraction * len(members))
+        test_parts.append(members[:num_test])
+        train_parts.append(members[num_test:])
+    return np.sort(np.concatenate(train_parts)), np.sort(np.concatenate(test_parts))

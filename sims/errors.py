@@ -1,0 +1,35 @@
+"""Errors of the simulation layer: datasets, partitions and models."""
+
+from __future__ import annotations
+
+
+class SimError(Exception):
+    """Base class of every error raised by `sims`."""
+
+
+class DataError(SimError):
+    """A dataset cannot be loaded or split as declared.
+
+    Attributes:
+        where: the file, dataset or partition concerned.
+        reason: what was expected and what was found, and how to fix it.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
+
+
+class ModelError(SimError):
+    """A model cannot be built for the dataset's input shape and classes.
+
+    Attributes:
+        model: the model kind (or import path) concerned.
+        reason: what was expected and what was found.
+    """
+
+    def __init__(self, model: str, reason: str) -> None:
+        self.model = model
+        self.reason = reason
+        super().__init__(f"model {model!r}: {reason}")
