@@ -295,3 +295,16 @@ def _build_message(kind: str, fields: dict[str, Any]) -> Message:
         if not cls._checks[name](value):
             raise InvalidFieldError(f"{kind}.{name} as declared", f"{type(value).__name__} {value!r:.60}")
     return cls(**fields)
+
+
+def tree_nbytes(tree: Any) -> int:
+    """Bytes of every tensor and array in `tree` (what its frames would carry)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.numel() * tree.element_size()
+    if isinstance(tree, np.ndarray):
+        return tree.nbytes
+    if isinstance(tree, dict):
+        return sum(tree_nbytes(v) for v in tree.values())
+    if isinstance(tree, list | tuple):
+        return sum(tree_nbytes(v) for v in tree)
+    return 0

@@ -61,6 +61,7 @@ class NodeConfig:
 class _Slot:
     actor: Actor
     mailbox: asyncio.Queue[Envelope]
+    held: bool = False
     loop_task: asyncio.Task[None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -121,8 +122,12 @@ class Node:
 
     # -- actors ------------------------------------------------------------------
 
-    def spawn(self, actor: Actor, name: str) -> Actor:
+    def spawn(self, actor: Actor, name: str, *, start: bool = True) -> Actor:
         """Host `actor` under `name`; it starts now if the node runs, else with the node.
+
+        With `start=False` its mailbox takes messages at once but it handles
+        none (and `on_start` waits) until `start_actor(name)`: a launcher spawns
+        every actor of a run first, then starts them, so no early message is lost.
 
         Raises:
             DuplicateActorError: an actor of that name already runs here.
@@ -137,11 +142,24 @@ class Node:
         actor.clock = self.clock
         actor.log = structlog.get_logger("fedactors.actor").bind(node=self.node_id, actor=name)
         actor.metrics = Metrics(self.sink, self.clock, self.node_id, name)
-        slot = _Slot(actor, asyncio.Queue(self.config.mailbox_capacity))
+        slot = _Slot(actor, asyncio.Queue(self.config.mailbox_capacity), held=not start)
         self._slots[name] = slot
-        if self._tg is not None:
+        if self._tg is not None and start:
             self._launch(slot)
         return actor
+
+    def start_actor(self, name: str) -> None:
+        """Start an actor spawned with `start=False` (no-op if it runs already).
+
+        Raises:
+            ActorNotFoundError: no actor of that name is hosted here.
+        """
+        slot = self._slots.get(name)
+        if slot is None:
+            raise ActorNotFoundError(name)
+        slot.held = False
+        if self._tg is not None and slot.loop_task is None:
+            self._launch(slot)
 
     def stop_actor(self, name: str) -> None:
         """Stop actor `name` (its tasks are cancelled, `on_stop` runs)."""
@@ -253,7 +271,8 @@ class Node:
                 self._tg = tg
                 recv_task = tg.create_task(self._recv_loop(), name="recv") if self.transport else None
                 for slot in list(self._slots.values()):
-                    self._launch(slot)
+                    if not slot.held:
+                        self._launch(slot)
                 self._started.set()
                 await self._stop_requested.wait()
                 await self._shutdown(recv_task)
@@ -376,7 +395,9 @@ class Node:
                 await self._reply(envelope, Failure("ActorStoppedError", slot.actor.name))
 
     async def _shutdown(self, recv_task: asyncio.Task[None] | None) -> None:
-        for slot in list(self._slots.values()):
+        # Last spawned, first stopped: infrastructure spawned first (a reporter)
+        # still serves the others while they stop.
+        for slot in reversed(list(self._slots.values())):
             await self._stop_slot(slot)
         for pending in self._pending.values():
             if not pending.future.done():

@@ -1,0 +1,109 @@
+"""The federated-learning protocol every role speaks.
+
+A parent (server or scheduler) and its children (clients or schedulers):
+
+    child  -> parent   Join(num_samples)            once, when the child starts
+    parent -> child    Task(task_id, version, weights, want_delta, epochs)
+    child  -> parent   Update(task_id, base_version, weights or delta, ...)
+    parent -> child    Evaluate(weights)  (ask)  -> Evaluation
+    parent -> child    Leave()                      the run is over for the child
+
+Every node also reports to the run's recorder:
+
+    any    -> recorder Events(records)              batched event-log lines
+    server -> recorder Done(reason, version)        the stopping rule fired
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.messages import Message, TensorTree, message
+
+
+@message("fl.join")
+class Join(Message):
+    """A child announces itself and its training data size."""
+
+    num_samples: int
+    capabilities: dict[str, Any] | None = None
+
+
+@message("fl.task")
+class Task(Message):
+    """Train from `weights` (model `version`) and reply with an `Update`.
+
+    Attributes:
+        task_id: parent-unique id, echoed by the update.
+        version: the global model version the weights are.
+        weights: the model's state_dict.
+        want_delta: reply with `trained − weights` instead of the trained weights.
+        epochs: local epochs for this task (None: the client's configured work).
+    """
+
+    task_id: int
+    version: int
+    weights: TensorTree
+    want_delta: bool = False
+    epochs: int | None = None
+
+
+@message("fl.update")
+class Update(Message):
+    """The result of a task.
+
+    Attributes:
+        task_id: the task it answers.
+        base_version: the version the client trained from.
+        weights: trained weights, or their delta from the task's weights.
+        is_delta: which of the two `weights` holds.
+        num_samples: samples the client trained on (its aggregation weight).
+        loss: mean training loss over the task.
+        compute_s: the client's compute time for the task, in clock seconds.
+    """
+
+    task_id: int
+    base_version: int
+    weights: TensorTree
+    is_delta: bool
+    num_samples: int
+    loss: float
+    compute_s: float
+
+
+@message("fl.evaluate")
+class Evaluate(Message):
+    """Ask a child to evaluate `weights` on its local data."""
+
+    weights: TensorTree
+
+
+@message("fl.evaluation")
+class Evaluation(Message):
+    """Loss and accuracy on `num_samples` samples."""
+
+    loss: float
+    accuracy: float
+    num_samples: int
+
+
+@message("fl.leave")
+class Leave(Message):
+    """The run is over (parent -> child), or a child leaves (child -> parent)."""
+
+    reason: str = ""
+
+
+@message("run.events")
+class Events(Message):
+    """Event-log records, batched by a node's reporter."""
+
+    records: list[dict[str, Any]]
+
+
+@message("run.done")
+class Done(Message):
+    """The stopping rule fired: the run is over."""
+
+    reason: str
+    version: int

@@ -1,0 +1,60 @@
+"""`Reporter`: a node's event sink that ships records to the run's recorder in batches.
+
+`Metrics.record` must not block an actor, so records are buffered here and
+sent as one `Events` message every `flush_interval_s` or every `batch_size`
+records, whichever comes first. What is buffered when the node stops is sent
+from `on_stop`, so a clean shutdown loses no event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from actors.actor import Actor
+from actors.errors import FedActorsError
+from actors.metrics import Record
+from actors.protocol import Events
+
+FLUSH_INTERVAL_S = 0.2  # fresh enough for a progress bar, few enough messages to cost nothing
+BATCH_SIZE = 200
+
+
+class Reporter(Actor):
+    """Buffers records (it is the node's `EventSink`) and sends them to `recorder`."""
+
+    def __init__(self, recorder: str, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
+        self.recorder = recorder
+        self.flush_interval_s = flush_interval_s
+        self._buffer: list[Record] = []
+        self._full = asyncio.Event()
+
+    def emit(self, record: Record) -> None:
+        self._buffer.append(record)
+        if len(self._buffer) >= BATCH_SIZE:
+            self._full.set()
+
+    async def on_start(self) -> None:
+        self.start_task(self._flush_forever(), "flush")
+
+    async def on_stop(self) -> None:
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send what is buffered now."""
+        batch, self._buffer = self._buffer, []
+        self._full.clear()
+        if not batch:
+            return
+        try:
+            await self.send(self.recorder, Events(batch))
+        except FedActorsError as exc:
+            self.log.warning("events_lost", count=len(batch), reason=str(exc))
+
+    async def _flush_forever(self) -> None:
+        while True:
+            try:
+                async with self.clock.timeout(self.flush_interval_s):
+                    await self._full.wait()
+            except TimeoutError:
+                pass
+            await self.flush()

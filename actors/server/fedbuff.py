@@ -1,0 +1,93 @@
+"""FedBuff: federated learning with buffered asynchronous aggregation.
+
+Nguyen, Malik, Zhan, Yousefpour, Rabbat, Malek, Huba. "Federated Learning with
+Buffered Asynchronous Aggregation." AISTATS 2022. Clients train from whatever
+version they were handed and send deltas Δ_i = x_i − x_base. The server keeps a
+buffer; once K deltas are in it applies
+
+    Δ̄ = (1/K) · Σ_i s(τ_i) · Δ_i          x ← ServerOpt(x, Δ̄)
+
+where the server optimizer is SGD with learning rate η_g in the paper (x ← x +
+η_g·Δ̄) and may be FedAdam/FedYogi/FedAdagrad here. `concurrency` clients train
+at any time; each reporting client is replaced by a randomly chosen idle one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from actors.protocol import Update
+from actors.server.base import ServerActor, ServerDeps
+from actors.server.optimizers import ServerOptimizerConfig, ServerSgdConfig, build_server_optimizer
+from actors.server.staleness import ConstantStalenessConfig, StalenessConfig
+from actors.statedict import StateDict, scale, weighted_mean
+
+
+class FedBuffConfig(BaseModel):
+    """FedBuff's parameters.
+
+    Attributes:
+        buffer_size: K, deltas per server step.
+        concurrency: clients training at once (None: every client that joined).
+        staleness: weight s(τ) of each delta (constant: the unweighted paper version).
+        max_staleness: drop deltas with τ above this (None: keep all).
+        optimizer: the server optimizer on Δ̄ (SGD with lr η_g by default).
+        eval_every: evaluate the global model every this many versions.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Literal["fedbuff"] = "fedbuff"
+    buffer_size: int = Field(default=5, gt=0)
+    concurrency: int | None = Field(default=None, gt=0)
+    staleness: StalenessConfig = Field(default_factory=ConstantStalenessConfig)
+    max_staleness: int | None = Field(default=None, ge=0)
+    optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
+    eval_every: int = Field(default=1, gt=0)
+
+
+def buffered_delta(deltas: list[StateDict], weights: list[float], buffer_size: int) -> StateDict:
+    """Δ̄ = (1/K) Σ s(τ_i)·Δ_i (divided by K, not by Σ s(τ_i), as in the paper)."""
+    return scale(weighted_mean(deltas, weights), math.fsum(weights) / buffer_size)
+
+
+class FedBuffServer(ServerActor):
+    """A FedBuff server (see the module docstring)."""
+
+    def __init__(self, config: FedBuffConfig, initial: StateDict, deps: ServerDeps) -> None:
+        super().__init__(initial, deps)
+        self.config = config
+        self.optimizer = build_server_optimizer(config.optimizer)
+        self.buffer: list[StateDict] = []
+        self.buffer_weights: list[float] = []
+
+    async def client_joined(self, client: str) -> None:
+        if self.has_free_slot(self.config.concurrency):
+            await self.send_task(client, want_delta=True)
+
+    async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
+        tau = self.staleness(update)
+        if self.config.max_staleness is not None and tau > self.config.max_staleness:
+            self.drop(client, update, "too_stale")
+        elif not update.is_delta:
+            self.drop(client, update, "expected_delta")
+        else:
+            await self._buffer(client, update, tau)
+        if not self.done:
+            await self.send_task(self.next_client(client, self.config.concurrency), want_delta=True)
+
+    async def _buffer(self, client: str, update: Update, tau: int) -> None:
+        delta = update.weights
+        weight = self.config.staleness.weight(tau)
+        self.record_applied(client, update, tau, weight=weight)
+        self.buffer.append(delta)
+        self.buffer_weights.append(weight)
+        if len(self.buffer) == self.config.buffer_size:
+            mean = buffered_delta(self.buffer, self.buffer_weights, self.config.buffer_size)
+            self.buffer, self.buffer_weights = [], []
+            await self.new_version(
+                self.optimizer.step(self.params, mean), contributors=self.config.buffer_size
+            )

@@ -1,0 +1,103 @@
+"""The `fedactors` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from actors.logs import configure_logging
+from actors.node import run_process
+from sims.errors import SimError
+from topologies.errors import TopologyError
+from topologies.load import load_topology
+
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `fedactors` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    return int(args.func(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fedactors", description=__doc__)
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="console", choices=["console", "json"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a topology file over local processes")
+    run.add_argument("file", type=Path, help="the topology TOML file")
+    run.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
+    run.set_defaults(func=_cmd_run)
+
+    check = commands.add_parser("validate", help="check a topology file without running it")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=_cmd_validate)
+
+    node = commands.add_parser("node", help="run one node process of a launched run (used by launchers)")
+    node.add_argument("spec", type=Path, help="the resolved topology JSON in the run directory")
+    node.add_argument("--node-id", required=True)
+    node.add_argument("--coordinator", required=True, help="the launcher's endpoint")
+    node.add_argument("--bind", default="tcp://127.0.0.1:*")
+    node.add_argument("--advertise", help="host name peers should dial instead of the bound address")
+    node.add_argument("--die-with-parent", action="store_true", help="exit when the launcher dies")
+    node.set_defaults(func=_cmd_node)
+    return parser
+
+
+def _load_or_report(path: Path):  # type: ignore[no-untyped-def]
+    """The validated spec and its data check, or None after printing why not."""
+    from sims.build import NodeBuilder
+
+    try:
+        spec = load_topology(path)
+        NodeBuilder(spec)  # builds the data split once: a bad dataset is refused before any process starts
+    except (TopologyError, SimError) as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
+        return None
+    return spec
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    spec = _load_or_report(args.file)
+    if spec is None:
+        return EXIT_BAD_INPUT
+    kind = f"{spec.server.algorithm}, {spec.graph.template}, {spec.placement.processes} processes"
+    print(f"{args.file}: ok ({kind})")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from launcher.run import default_run_dir, run_local
+
+    spec = _load_or_report(args.file)
+    if spec is None:
+        return EXIT_BAD_INPUT
+    run_dir = args.out or default_run_dir(spec)
+    result = asyncio.run(run_local(spec, args.file, run_dir))
+    summary = result.summary
+    print(
+        f"{spec.name}: {result.reason} after {summary['versions']} versions, "
+        f"final accuracy {summary['final_accuracy']}, wall {summary['wall_time_s']:.1f} s -> {result.run_dir}"
+    )
+    return result.exit_code
+
+
+def _cmd_node(args: argparse.Namespace) -> int:
+    from launcher.node_main import serve_node
+    from launcher.processes import die_with_parent
+
+    if args.die_with_parent:
+        die_with_parent(os.getppid())
+    run_process(serve_node(args.spec, args.node_id, args.coordinator, args.bind, args.advertise))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

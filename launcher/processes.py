@@ -1,0 +1,100 @@
+"""Node processes as the launcher sees them: start, stream logs, detect death, tear down.
+
+Every child's stderr is streamed back line by line, prefixed with its node id,
+saved under `logs/` in the run directory, and its tail kept so that a node
+that dies can be reported with its command and last words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TAIL_LINES = 20
+STOP_GRACE_S = 10.0  # a node flushes its events and closes sockets well within this
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(eq=False)
+class NodeProcess:
+    """A running node process.
+
+    Attributes:
+        node_id: the node it runs.
+        command: the command line it was started with.
+        host: where it runs ("localhost" for the local backend).
+    """
+
+    node_id: str
+    command: list[str]
+    proc: asyncio.subprocess.Process
+    host: str = "localhost"
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    pump: asyncio.Task[None] | None = None
+
+    def describe_failure(self) -> str:
+        """Host, command, exit code and the tail of stderr, for the user."""
+        tail = "\n".join(f"    {line}" for line in self.tail) or "    (no output)"
+        return (
+            f"node {self.node_id!r} on {self.host} exited with code {self.proc.returncode}\n"
+            f"  command: {' '.join(self.command)}\n  last stderr lines:\n{tail}"
+        )
+
+
+async def start_process(
+    node_id: str, command: list[str], log_dir: Path, echo: Callable[[str], None], host: str = "localhost"
+) -> NodeProcess:
+    """Start `command` with its stderr streamed to `echo` and to `log_dir/<node_id>.log`."""
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    node = NodeProcess(node_id, command, proc, host)
+    node.pump = asyncio.create_task(_pump(node, log_dir / f"{node_id}.log", echo), name=f"pump-{node_id}")
+    return node
+
+
+async def _pump(node: NodeProcess, log_path: Path, echo: Callable[[str], None]) -> None:
+    assert node.proc.stderr is not None
+    with log_path.open("w", encoding="utf-8") as log:
+        async for raw in node.proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            log.write(line + "\n")
+            node.tail.append(line)
+            echo(f"[{node.host}/{node.node_id}] {line}")
+
+
+async def wait_all(nodes: list[NodeProcess], timeout_s: float = STOP_GRACE_S) -> None:
+    """Wait for every process to exit; SIGTERM, then SIGKILL, those that do not in time."""
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        alive = [n for n in nodes if n.proc.returncode is None]
+        if not alive:
+            break
+        for n in alive:
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    n.proc.send_signal(sig)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await asyncio.gather(*(n.proc.wait() for n in alive))
+    pumps = [n.pump for n in nodes if n.pump is not None]
+    await asyncio.gather(*pumps, return_exceptions=True)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make the kernel SIGTERM this process when its parent dies (Linux), so that a
+    launcher killed with SIGKILL leaves no orphan node behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)

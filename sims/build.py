@@ -1,0 +1,103 @@
+"""Build the actors of one node from a topology: data, models and trainers injected.
+
+Roles never import this layer; this is where a declaration becomes objects.
+Everything is derived from the file's seed, so every process builds the same
+data split and the same initial model without talking to the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from actors.actor import Actor
+from actors.client.local_sgd import TrainConfig
+from actors.client.trainer import TorchTrainer, Trainer
+from actors.client.trainer_client import TrainerClient
+from actors.server import SERVERS, ServerDeps
+from sims.data.federated import FederatedData, build_federated_data
+from sims.models import build_model
+from topologies.builders import BUILDERS
+from topologies.graph import Graph, GraphNode
+from topologies.imports import resolve_import
+from topologies.spec import RunSpec
+
+
+def build_graph(spec: RunSpec) -> Graph:
+    """The graph the file's `[graph]` table declares."""
+    return BUILDERS[spec.graph.template](spec.graph)
+
+
+def derived_seed(seed: int, *path: int) -> int:
+    """An independent 31-bit seed for `path` (a role and an index) under the run's seed."""
+    return int(np.random.SeedSequence([seed, *path]).generate_state(1)[0] & 0x7FFF_FFFF)
+
+
+class NodeBuilder:
+    """Builds actors for one process; data and the model are made once and shared.
+
+    Args:
+        spec: the validated topology.
+        recorder: actor the server tells `Done` (None in tests).
+    """
+
+    def __init__(self, spec: RunSpec, recorder: str | None = None) -> None:
+        self.spec = spec
+        self.recorder = recorder
+        self.graph = build_graph(spec)
+        self.data: FederatedData = build_federated_data(
+            spec.data, spec.data.partition, len(self.graph.of_role("client")), spec.seed
+        )
+        self._shared_model: nn.Module | None = None
+
+    def build(self, actor_ids: Sequence[str]) -> list[tuple[str, Actor]]:
+        """The named actors, parents first as in `actor_ids`."""
+        return [(actor_id, self._actor(self.graph.node(actor_id))) for actor_id in actor_ids]
+
+    def initial_weights(self) -> dict[str, torch.Tensor]:
+        """The global model at version 0 (the same in every process for a seed)."""
+        model = self._model()
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def _actor(self, node: GraphNode) -> Actor:
+        if node.role == "server":
+            return self._server()
+        if node.role == "client":
+            parent = self.graph.parent_of(node.id)
+            assert parent is not None, f"client {node.id} has no parent"
+            return TrainerClient(self._client_trainer(node.index), parent)
+        raise NotImplementedError(f"role {node.role!r} is not built yet")
+
+    def _server(self) -> Actor:
+        config = self.spec.server
+        evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
+        deps = ServerDeps(
+            evaluator=evaluator.evaluate,
+            stop=self.spec.stop,
+            seed=derived_seed(self.spec.seed, 0),
+            recorder=self.recorder,
+            eval_every=config.eval_every,
+        )
+        return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
+
+    def _client_trainer(self, index: int) -> Trainer:
+        shard = self.data.clients[index]
+        config = TrainConfig.model_validate(self.spec.client.model_dump(exclude={"trainer"}))
+        seed = derived_seed(self.spec.seed, 1, index)
+        if self.spec.client.trainer is not None:
+            factory = resolve_import(self.spec.client.trainer)
+            return factory(self._shared(), shard.x, shard.y, config, seed)  # type: ignore[no-any-return]
+        return TorchTrainer(self._shared(), shard.x, shard.y, config, seed)
+
+    def _shared(self) -> nn.Module:
+        # Clients of one process train one at a time (one compute thread), so
+        # they can share one model object; each task loads its weights first.
+        if self._shared_model is None:
+            self._shared_model = self._model()
+        return self._shared_model
+
+    def _model(self) -> nn.Module:
+        return build_model(self.spec.model, self.data.input_shape, self.data.num_classes, self.spec.seed)

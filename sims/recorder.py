@@ -1,0 +1,66 @@
+"""`Recorder`: the run's event log, written as JSON lines as events arrive.
+
+Every node's events reach the recorder: as `Events` messages from each node's
+reporter in a multi-process run, or directly (it is also an `EventSink`) when
+every actor shares its process. The server's `Done` ends the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from actors.actor import Actor, handler
+from actors.metrics import Record
+from actors.protocol import Done, Events
+
+RecordHook = Callable[[Record], None]
+DoneHook = Callable[[Done], None]
+
+
+class Recorder(Actor):
+    """Appends each record to `events.jsonl` and calls the hooks.
+
+    Args:
+        path: the JSONL file (created or truncated).
+        on_record: called for every record (a progress bar, a live summary).
+        on_done: called once when the server reports the end of the run.
+    """
+
+    def __init__(
+        self, path: Path, on_record: RecordHook | None = None, on_done: DoneHook | None = None
+    ) -> None:
+        self.path = path
+        self.on_record = on_record
+        self.on_done = on_done
+        self.done: Done | None = None
+        self.count = 0
+        self._file: IO[str] = path.open("w", encoding="utf-8")
+
+    def emit(self, record: Record) -> None:
+        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        self.count += 1
+        if self.on_record is not None:
+            self.on_record(record)
+
+    @handler
+    async def on_events(self, msg: Events, sender: str) -> None:
+        for record in msg.records:
+            self.emit(record)
+
+    @handler
+    async def on_run_done(self, msg: Done, sender: str) -> None:
+        if self.done is None:
+            self.done = msg
+            if self.on_done is not None:
+                self.on_done(msg)
+
+    def close(self) -> None:
+        """Flush and close the file (idempotent)."""
+        if not self._file.closed:
+            self._file.close()
+
+    async def on_stop(self) -> None:
+        self._file.flush()

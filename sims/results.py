@@ -1,0 +1,105 @@
+"""A run's results: `summary.json` and `accuracy.png`, both computed from `events.jsonl`.
+
+Only the event log is read, so results can be recomputed for any run
+directory, including one cut short by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and in CI
+import matplotlib.pyplot as plt
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The records of an `events.jsonl`, in order (a torn last line is skipped)."""
+    records = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # the writer was killed mid-line; everything before it stands
+    return records
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def staleness_stats(values: list[int]) -> dict[str, float] | None:
+    """Mean, p50, p90 and max of the staleness of applied updates (nearest-rank percentiles)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {
+        "mean": sum(ordered) / len(ordered),
+        "p50": _percentile(ordered, 0.5),
+        "p90": _percentile(ordered, 0.9),
+        "max": ordered[-1],
+    }
+
+
+def summarize(records: list[dict[str, Any]], target_accuracy: float | None = None) -> dict[str, Any]:
+    """The summary of a run from its records (see docs/results.md for each field)."""
+    start_t = records[0]["t"] if records else 0.0
+    evals = [r for r in records if r["event"] == "evaluated"]
+    applied = [r for r in records if r["event"] == "update_applied"]
+    finished = next((r for r in records if r["event"] == "run_finished"), None)
+    reached = next(
+        (r for r in evals if target_accuracy is not None and r["accuracy"] >= target_accuracy), None
+    )
+    return {
+        "finished": finished is not None,
+        "finish_reason": finished["reason"] if finished else "interrupted",
+        "versions": max((r["version"] for r in records if r["event"] == "model_updated"), default=0),
+        "final_accuracy": evals[-1]["accuracy"] if evals else None,
+        "best_accuracy": max((r["accuracy"] for r in evals), default=None),
+        "final_loss": evals[-1]["loss"] if evals else None,
+        "target_accuracy": target_accuracy,
+        "time_to_target_s": (reached["t"] - start_t) if reached else None,
+        "sim_time_to_target_s": reached["vt"] if reached else None,
+        "updates_applied": len(applied),
+        "updates_dropped": sum(1 for r in records if r["event"] == "update_dropped"),
+        "bytes_up": sum(r.get("bytes", 0) for r in applied),
+        "staleness": staleness_stats([r["staleness"] for r in applied]),
+        "participation": dict(sorted(Counter(r["client"] for r in applied).items())),
+        "wall_time_s": (records[-1]["t"] - start_t) if records else 0.0,
+        "sim_time_s": max((r["vt"] for r in records), default=0.0),
+    }
+
+
+def plot_accuracy(records: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Test accuracy against wall time and against model versions, side by side."""
+    evals = [r for r in records if r["event"] == "evaluated"]
+    start_t = records[0]["t"] if records else 0.0
+    fig, (by_time, by_version) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    by_time.plot([r["t"] - start_t for r in evals], [r["accuracy"] for r in evals], marker=".")
+    by_time.set_xlabel("wall time (s)")
+    by_time.set_ylabel("test accuracy")
+    by_version.plot([r["version"] for r in evals], [r["accuracy"] for r in evals], marker=".")
+    by_version.set_xlabel("global model version")
+    for ax in (by_time, by_version):
+        ax.grid(alpha=0.3)
+        ax.set_ylim(0, 1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_results(run_dir: Path, title: str, target_accuracy: float | None) -> dict[str, Any]:
+    """Write `summary.json` and `accuracy.png` for `run_dir`; return the summary."""
+    records = read_events(run_dir / "events.jsonl")
+    summary = summarize(records, target_accuracy)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    plot_accuracy(records, run_dir / "accuracy.png", title)
+    return summary

@@ -1,0 +1,127 @@
+"""Read a topology file and refuse it, with every problem named, before anything starts."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from topologies.errors import TopologyError
+from topologies.spec import RunSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a file: the dotted field, what is wrong, and the line if found."""
+
+    field: str
+    message: str
+    line: int | None
+
+
+class TopologyFileError(TopologyError):
+    """The file cannot be read or does not describe a valid run.
+
+    Attributes:
+        source: the file's path (or `<string>`).
+        problems: every problem found, in file order where lines are known.
+    """
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [
+            f"  {source}:{p.line}: {p.field}: {p.message}"
+            if p.line
+            else f"  {source}: {p.field}: {p.message}"
+            for p in problems
+        ]
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        super().__init__(f"{source}: {count}:\n" + "\n".join(lines))
+
+
+def load_topology(path: str | Path) -> RunSpec:
+    """Parse and validate the topology file at `path`.
+
+    Raises:
+        TopologyFileError: the file is missing, is not TOML, or fails validation.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TopologyFileError(
+            str(path), [Problem("file", f"cannot read it ({exc.strerror})", None)]
+        ) from exc
+    return parse_topology(text, str(path))
+
+
+def parse_topology(text: str, source: str = "<string>") -> RunSpec:
+    """Validate topology TOML text (see `load_topology`)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise TopologyFileError(source, [Problem("toml", str(exc), line)]) from exc
+    try:
+        return RunSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_problem(error, raw, text) for error in exc.errors()]
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        raise TopologyFileError(source, problems) from exc
+
+
+def _problem(error: Any, raw: dict[str, Any], text: str) -> Problem:
+    path = _user_path(error["loc"], raw)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] not in ("missing", "extra_forbidden") and not isinstance(error.get("input"), dict):
+        message += f" (got {error['input']!r})"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown key (check its spelling; see docs/topology.md for the keys this table takes)"
+    return Problem(".".join(path) or "(top level)", message, _find_line(text, path))
+
+
+def _user_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> list[str]:
+    """The dotted path as the user wrote it: pydantic's union tags are dropped."""
+    parts: list[str] = []
+    current: Any = raw
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and part < len(current)
+        ):
+            parts.append(str(part))
+            current = current[part]
+        elif last:
+            parts.append(str(part))
+    return parts
+
+
+def _find_line(text: str, path: list[str]) -> int | None:
+    """The 1-based line where `path` is written, or where its nearest ancestor is."""
+    for depth in range(len(path), 0, -1):
+        line = _line_of(text, path[: depth - 1], path[depth - 1])
+        if line is not None:
+            return line
+    return None
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _line_of(text: str, table: list[str], key: str) -> int | None:
+    current: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            current = [p.strip().strip('"') for p in header.group(1).split(".")]
+            if current == [*table, key]:
+                return number
+            continue
+        if current == table and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return None
