@@ -107,7 +107,12 @@ async def run_local(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
     try:
         await node.wait_started()
         started = asyncio.Event()
-        coordinator = Coordinator([p.node_id for p in plans], node.transport.endpoint, started.set)  # type: ignore[union-attr]
+
+        def on_started() -> None:
+            started.set()
+            progress.echo(f"run started: {len(plans)} node processes, events in {run_dir / 'events.jsonl'}")
+
+        coordinator = Coordinator([p.node_id for p in plans], node.transport.endpoint, on_started)  # type: ignore[union-attr]
         node.spawn(coordinator, COORDINATOR)
         for plan in plans:
             command = _node_command(run_dir, plan.node_id, node.transport.endpoint, spec)  # type: ignore[union-attr]
