@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,8 @@ class TopologyFileError(TopologyError):
         super().__init__(f"{source}: {count}:\n" + "\n".join(lines))
 
 
-def load_topology(path: str | Path) -> RunSpec:
-    """Parse and validate the topology file at `path`.
+def load_topology(path: str | Path, overrides: Sequence[str] = ()) -> RunSpec:
+    """Parse and validate the topology file at `path`, with `key.path=value` overrides.
 
     Raises:
         TopologyFileError: the file is missing, is not TOML, or fails validation.
@@ -57,22 +58,53 @@ def load_topology(path: str | Path) -> RunSpec:
         raise TopologyFileError(
             str(path), [Problem("file", f"cannot read it ({exc.strerror})", None)]
         ) from exc
-    return parse_topology(text, str(path))
+    return parse_topology(text, str(path), overrides)
 
 
-def parse_topology(text: str, source: str = "<string>") -> RunSpec:
+def parse_topology(text: str, source: str = "<string>", overrides: Sequence[str] = ()) -> RunSpec:
     """Validate topology TOML text (see `load_topology`)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise TopologyFileError(source, [Problem("toml", str(exc), line)]) from exc
+    for override in overrides:
+        apply_override(raw, override, source)
     try:
         return RunSpec.model_validate(raw)
     except ValidationError as exc:
         problems = [_problem(error, raw, text) for error in exc.errors()]
         problems.sort(key=lambda p: (p.line is None, p.line or 0))
         raise TopologyFileError(source, problems) from exc
+
+
+def apply_override(raw: dict[str, Any], override: str, source: str = "<string>") -> None:
+    """Set `a.b.c=value` in the parsed file; the value is read as TOML (`0.5`,
+    `true`, `"x"`, `[1, 2]`, `{ kind = "iid" }`), or taken as a string.
+
+    Raises:
+        TopologyFileError: the override is not of the form `key.path=value`, or
+            its path runs through a value that is not a table.
+    """
+    key, sep, text = override.partition("=")
+    parts = [p.strip() for p in key.split(".")]
+    if not sep or not all(parts):
+        raise TopologyFileError(
+            source, [Problem("--set", f"expected key.path=value, got {override!r}", None)]
+        )
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    table = raw
+    for index, part in enumerate(parts[:-1]):
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            where = ".".join(parts[: index + 1])
+            raise TopologyFileError(
+                source, [Problem("--set", f"{where} is not a table in {override!r}", None)]
+            )
+    table[parts[-1]] = value
 
 
 def _problem(error: Any, raw: dict[str, Any], text: str) -> Problem:
@@ -96,9 +128,16 @@ def _user_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> list[str]:
         ):
             parts.append(str(part))
             current = current[part]
-        elif last:
+        elif last and not _is_union_tag(current, part):
             parts.append(str(part))
     return parts
+
+
+def _is_union_tag(table: Any, part: Any) -> bool:
+    """pydantic ends a cross-field error's path with the chosen variant's tag
+    (`server.fedavg`); the user wrote `server`, so that tag is dropped."""
+    tags = ("algorithm", "kind", "template")
+    return isinstance(table, dict) and part in {table.get(tag) for tag in tags}
 
 
 def _find_line(text: str, path: list[str]) -> int | None:
