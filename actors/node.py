@@ -23,6 +23,8 @@ import structlog
 
 from actors.actor import Actor
 from actors.clock import Clock, WallClock
+from actors.codec import encode, wire_size
+from actors.delivery import DelayLine, LinkModel
 from actors.errors import (
     ActorNotFoundError,
     ActorStoppedError,
@@ -81,6 +83,9 @@ class Node:
         clock: the actors' clock (a wall clock by default).
         config: mailbox bound, ask timeout, where compute runs.
         sink: where `Actor.metrics` records go.
+        links: when set, every message arrives after the delay this model gives
+            (latency + encoded bytes / bandwidth); sends then never raise for an
+            unreachable peer: the failure is logged when the delivery is due.
     """
 
     def __init__(
@@ -91,12 +96,15 @@ class Node:
         clock: Clock | None = None,
         config: NodeConfig | None = None,
         sink: EventSink | None = None,
+        links: LinkModel | None = None,
     ) -> None:
         self.node_id = node_id
         self.transport = transport
         self.clock = clock or WallClock()
         self.config = config or NodeConfig()
         self.sink: EventSink = sink or NullSink()
+        self.links = links
+        self._delay_line = DelayLine(self.clock) if links is not None else None
         self.log = structlog.get_logger("fedactors.node").bind(node=node_id)
         self._slots: dict[str, _Slot] = {}
         self._routes: dict[str, str] = {}
@@ -227,6 +235,22 @@ class Node:
         return body
 
     async def _route(self, envelope: Envelope) -> None:
+        if self.links is not None and self._delay_line is not None:
+            nbytes = wire_size(encode(envelope))
+            at = self.links.arrival(envelope.sender, envelope.receiver, nbytes, self.clock.now())
+            self._delay_line.schedule(at, partial(self._deliver_late, envelope))
+            return
+        await self._deliver(envelope)
+
+    async def _deliver_late(self, envelope: Envelope) -> None:
+        try:
+            await self._deliver(envelope)
+        except FedActorsError as exc:
+            self.log.warning(
+                "message_lost", kind=envelope.body.kind, receiver=envelope.receiver, reason=str(exc)
+            )
+
+    async def _deliver(self, envelope: Envelope) -> None:
         slot = self._slots.get(envelope.receiver)
         if slot is not None:
             await slot.mailbox.put(envelope)
@@ -270,12 +294,15 @@ class Node:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 recv_task = tg.create_task(self._recv_loop(), name="recv") if self.transport else None
+                delays = tg.create_task(self._delay_line.run(), name="delays") if self._delay_line else None
                 for slot in list(self._slots.values()):
                     if not slot.held:
                         self._launch(slot)
                 self._started.set()
                 await self._stop_requested.wait()
                 await self._shutdown(recv_task)
+                if delays is not None:
+                    delays.cancel()
         finally:
             self._closed = True
             self._tg = None

@@ -39,6 +39,8 @@ class Task(Message):
         weights: the model's state_dict.
         want_delta: reply with `trained − weights` instead of the trained weights.
         epochs: local epochs for this task (None: the client's configured work).
+        deadline_s: time the parent allows; a slower client does the epochs
+            that fit and returns that partial work (None: no deadline).
     """
 
     task_id: int
@@ -46,6 +48,7 @@ class Task(Message):
     weights: TensorTree
     want_delta: bool = False
     epochs: int | None = None
+    deadline_s: float | None = None
 
 
 @message("fl.update")

@@ -34,11 +34,51 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a topology file over local processes")
     run.add_argument("file", type=Path, help="the topology TOML file")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
+    run.add_argument(
+        "--mode",
+        choices=["local", "sim"],
+        help="local: node processes over ZeroMQ; sim: one process on virtual time (default: the file's mode)",
+    )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the file, e.g. --set server.alpha=0.3 (repeatable)",
+    )
     run.set_defaults(func=_cmd_run)
+
+    plot = commands.add_parser("plot", help="overlay the curves of several run directories in one figure")
+    plot.add_argument("runs", type=Path, nargs="+", help="run directories")
+    plot.add_argument("--out", type=Path, default=Path("comparison.png"), help="the PNG to write")
+    plot.set_defaults(func=_cmd_plot)
+
+    grid = commands.add_parser("sweep", help="run a grid of variants of a file and compare them")
+    grid.add_argument("file", type=Path)
+    grid.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="an axis of the grid, e.g. --set server.alpha=0.3,0.6,0.9 (repeatable)",
+    )
+    grid.add_argument("--out", type=Path, help="sweep directory (default: runs/sweep-<name>-<time>)")
+    grid.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once")
+    grid.add_argument("--mode", choices=["local", "sim"], help="override the file's mode for every run")
+    grid.set_defaults(func=_cmd_sweep)
 
     check = commands.add_parser("validate", help="check a topology file without running it")
     check.add_argument("file", type=Path)
     check.set_defaults(func=_cmd_validate)
+
+    topology = commands.add_parser("topology", help="inspect a topology file's graph")
+    actions = topology.add_subparsers(required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="print the graph's nodes, degrees, depth, mixing; draw it")
+    show.add_argument("file", type=Path, help="the topology TOML file (only its [graph] table must be valid)")
+    show.add_argument("--png", type=Path, help="where to draw it (default: <file's folder>/<name>.graph.png)")
+    show.set_defaults(func=_cmd_topology_show)
 
     node = commands.add_parser("node", help="run one node process of a launched run (used by launchers)")
     node.add_argument("spec", type=Path, help="the resolved topology JSON in the run directory")
@@ -51,17 +91,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_or_report(path: Path):  # type: ignore[no-untyped-def]
+def _load_or_report(path: Path, overrides: Sequence[str] = ()):  # type: ignore[no-untyped-def]
     """The validated spec and its data check, or None after printing why not."""
     from sims.build import NodeBuilder
 
     try:
-        spec = load_topology(path)
+        spec = load_topology(path, overrides)
         NodeBuilder(spec)  # builds the data split once: a bad dataset is refused before any process starts
     except (TopologyError, SimError) as exc:
         print(f"fedactors: {exc}", file=sys.stderr)
         return None
     return spec
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from sims.plots import plot_run_dirs
+
+    missing = [d for d in args.runs if not (d / "events.jsonl").exists()]
+    if missing:
+        print(
+            f"fedactors: not run directories (no events.jsonl): {', '.join(map(str, missing))}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    plot_run_dirs(args.runs, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from launcher.sweep import sweep
+
+    spec = _load_or_report(args.file)
+    if spec is None:
+        return EXIT_BAD_INPUT
+    out = args.out or Path("runs") / f"sweep-{spec.name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    try:
+        markdown, code = sweep(args.file, args.sets, out, max(1, args.jobs), args.mode)
+    except (TopologyError, ValueError) as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(markdown)
+    print(f"table: {out / 'sweep.md'}, {out / 'sweep.csv'}; figure: {out / 'sweep.png'}")
+    return code
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -74,19 +148,35 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from launcher.run import default_run_dir, run_local
+    from launcher.run import default_run_dir, run_local, run_sim
 
-    spec = _load_or_report(args.file)
+    spec = _load_or_report(args.file, args.overrides)
     if spec is None:
         return EXIT_BAD_INPUT
+    if args.mode is not None:
+        spec = spec.model_copy(update={"mode": args.mode})
     run_dir = args.out or default_run_dir(spec)
-    result = asyncio.run(run_local(spec, args.file, run_dir))
+    if spec.mode == "sim":
+        result = run_sim(spec, args.file, run_dir)
+    else:
+        result = asyncio.run(run_local(spec, args.file, run_dir))
     summary = result.summary
     print(
         f"{spec.name}: {result.reason} after {summary['versions']} versions, "
         f"final accuracy {summary['final_accuracy']}, wall {summary['wall_time_s']:.1f} s -> {result.run_dir}"
     )
     return result.exit_code
+
+
+def _cmd_topology_show(args: argparse.Namespace) -> int:
+    from topologies.show import show_topology
+
+    try:
+        print(show_topology(args.file, args.png))
+    except TopologyError as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
 
 
 def _cmd_node(args: argparse.Namespace) -> int:

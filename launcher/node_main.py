@@ -11,16 +11,17 @@ from pathlib import Path
 
 import torch
 
+from actors.clock import WallClock
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
 from launcher.rendezvous import COORDINATOR, NodeAgent, agent_name
 from sims.build import NodeBuilder
+from sims.recorder import RECORDER
 from topologies.placement import plan_processes
 from topologies.spec import RunSpec
 
 LAUNCHER_NODE = "launcher"
-RECORDER = "recorder"
 
 
 async def serve_node(
@@ -42,7 +43,14 @@ async def serve_node(
     builder = NodeBuilder(spec, recorder=RECORDER)
     plan = {p.node_id: p for p in plan_processes(spec, builder.graph)}[node_id]
     reporter = Reporter(RECORDER)
-    node = Node(node_id, ZmqTransport(node_id, bind), config=NodeConfig(compute="thread"), sink=reporter)
+    node = Node(
+        node_id,
+        ZmqTransport(node_id, bind),
+        clock=WallClock(spec.placement.time_scale),
+        config=NodeConfig(compute="thread"),
+        sink=reporter,
+        links=builder.links(),
+    )
     node.add_route(COORDINATOR, LAUNCHER_NODE, coordinator)
     node.add_route(RECORDER, LAUNCHER_NODE, coordinator)
     node.spawn(reporter, f"reporter@{node_id}")

@@ -24,12 +24,13 @@ from actors.metrics import Record
 from actors.node import Node
 from actors.protocol import Done
 from actors.transport.zeromq import ZmqTransport
-from launcher.node_main import LAUNCHER_NODE, RECORDER
+from launcher.node_main import LAUNCHER_NODE
 from launcher.processes import NodeProcess, start_process, wait_all
 from launcher.rendezvous import COORDINATOR, Coordinator
 from sims.build import build_graph
-from sims.recorder import Recorder
+from sims.recorder import RECORDER, Recorder
 from sims.results import write_results
+from sims.simulate import simulate
 from topologies.placement import plan_processes
 from topologies.spec import RunSpec
 
@@ -90,6 +91,19 @@ class _Progress:
 
     def echo(self, line: str) -> None:
         self.bar.write(line, file=sys.stderr)
+
+
+def run_sim(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
+    """Run the topology in this process on virtual time (`--mode sim`)."""
+    prepare_run_dir(spec, source, run_dir)
+    progress = _Progress(spec)
+    try:
+        reason = simulate(spec, run_dir, progress)
+    finally:
+        progress.bar.close()
+    summary = write_results(run_dir, spec.name, spec.stop.target_accuracy)
+    exit_code = {"interrupted": EXIT_INTERRUPTED, "stalled": EXIT_NODE_FAILED}.get(reason, EXIT_OK)
+    return RunResult(run_dir, exit_code, reason, summary)
 
 
 async def run_local(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:

@@ -18,6 +18,7 @@ from actors.client.local_sgd import TrainConfig
 from actors.client.trainer import TorchTrainer, Trainer
 from actors.client.trainer_client import TrainerClient
 from actors.server import SERVERS, ServerDeps
+from sims.behaviour import SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
 from topologies.builders import BUILDERS
@@ -52,10 +53,22 @@ class NodeBuilder:
             spec.data, spec.data.partition, len(self.graph.of_role("client")), spec.seed
         )
         self._shared_model: nn.Module | None = None
+        clients = [n.id for n in self.graph.of_role("client")]
+        epochs = spec.client.epochs or 1
+        behaviour = spec.behaviour
+        self.behaviours = build_behaviours(
+            clients, behaviour.compute, behaviour.availability, epochs, spec.seed
+        )
 
     def build(self, actor_ids: Sequence[str]) -> list[tuple[str, Actor]]:
         """The named actors, parents first as in `actor_ids`."""
         return [(actor_id, self._actor(self.graph.node(actor_id))) for actor_id in actor_ids]
+
+    def links(self) -> SimLinks | None:
+        """The link model of `[behaviour.links]` (None when every link is instant)."""
+        if self.spec.behaviour.links.is_instant:
+            return None
+        return SimLinks(self.graph, self.spec.behaviour.links, self.spec.seed)
 
     def initial_weights(self) -> dict[str, torch.Tensor]:
         """The global model at version 0 (the same in every process for a seed)."""
@@ -68,7 +81,7 @@ class NodeBuilder:
         if node.role == "client":
             parent = self.graph.parent_of(node.id)
             assert parent is not None, f"client {node.id} has no parent"
-            return TrainerClient(self._client_trainer(node.index), parent)
+            return TrainerClient(self._client_trainer(node.index), parent, self.behaviours[node.id])
         raise NotImplementedError(f"role {node.role!r} is not built yet")
 
     def _server(self) -> Actor:

@@ -16,6 +16,8 @@ from actors.actor import Actor, handler
 from actors.metrics import Record
 from actors.protocol import Done, Events
 
+RECORDER = "recorder"  # the recorder's actor name in every run
+
 RecordHook = Callable[[Record], None]
 DoneHook = Callable[[Done], None]
 

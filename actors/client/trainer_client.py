@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from actors.actor import Actor, handler
+from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, WorkPlan
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
 from actors.protocol import Evaluate, Evaluation, Join, Leave, Task, Update
@@ -15,11 +16,13 @@ class TrainerClient(Actor):
     Args:
         trainer: local data, model and training settings (injected by the node).
         parent: name of the server or scheduler it reports to.
+        behaviour: compute time and availability (default: as fast as possible, always there).
     """
 
-    def __init__(self, trainer: Trainer, parent: str) -> None:
+    def __init__(self, trainer: Trainer, parent: str, behaviour: ClientBehaviour | None = None) -> None:
         self.trainer = trainer
         self.parent = parent
+        self.behaviour: ClientBehaviour = behaviour or AsFastAsPossible()
         self.tasks_done = 0
 
     async def on_start(self) -> None:
@@ -28,14 +31,20 @@ class TrainerClient(Actor):
     @handler
     async def on_task(self, task: Task, sender: str) -> None:
         started = self.clock.now()
-        weights, result = await self.compute(self.trainer.fit, task.weights, task.epochs)
-        compute_s = self.clock.now() - started
+        plan = self.behaviour.plan(started, self.trainer.num_samples, task.epochs, task.deadline_s)
+        if plan.drop:
+            self.metrics.record("task_dropped", task=task.task_id, version=task.version, reason=plan.reason)
+            return
+        epochs = plan.epochs if plan.epochs is not None else task.epochs
+        weights, result = await self.compute(self.trainer.fit, task.weights, epochs)
+        compute_s = await self._take_planned_time(started, plan)
         payload = sub(weights, task.weights) if task.want_delta else weights
         self.tasks_done += 1
         self.metrics.record(
             "task_trained",
             task=task.task_id,
             version=task.version,
+            epochs=epochs,
             loss=result.mean_loss,
             compute_s=compute_s,
             bytes=tree_nbytes(payload),
@@ -50,6 +59,15 @@ class TrainerClient(Actor):
             compute_s=compute_s,
         )
         await self.send(sender, update)
+
+    async def _take_planned_time(self, started: float, plan: WorkPlan) -> float:
+        """Wait until the plan's compute time has passed since `started`; return the compute time."""
+        elapsed = self.clock.now() - started
+        if plan.compute_s is None:
+            return elapsed
+        if plan.compute_s > elapsed:
+            await self.clock.sleep(plan.compute_s - elapsed)
+        return plan.compute_s
 
     @handler
     async def on_evaluate(self, msg: Evaluate, sender: str) -> Evaluation:

@@ -71,6 +71,9 @@ class ServerActor(Actor):
         """A valid update for the client's current task; `weights` are full weights
         if the update carried weights, else the delta."""
 
+    async def task_lost(self, client: str) -> None:
+        """`client` did not answer its task within the task timeout (override to re-issue work)."""
+
     # -- handlers ----------------------------------------------------------------
 
     async def on_start(self) -> None:
@@ -97,15 +100,39 @@ class ServerActor(Actor):
 
     # -- what algorithms call ----------------------------------------------------
 
-    async def send_task(self, client: str, *, want_delta: bool, epochs: int | None = None) -> None:
-        """Hand `client` the current model to train."""
+    async def send_task(
+        self,
+        client: str,
+        *,
+        want_delta: bool,
+        timeout_s: float | None = None,
+        deadline_s: float | None = None,
+    ) -> None:
+        """Hand `client` the current model to train.
+
+        Args:
+            timeout_s: if no update comes within this, the task is lost: recorded
+                as `task_expired` and `task_lost` is called.
+            deadline_s: passed to the client (partial work that fits in it).
+        """
         task_id = next(self._task_ids)
         self.in_flight[client] = task_id
         try:
-            await self.send(client, Task(task_id, self.version, self.params, want_delta, epochs))
+            await self.send(client, Task(task_id, self.version, self.params, want_delta, None, deadline_s))
         except FedActorsError as exc:
             del self.in_flight[client]
             self.log.warning("task_not_sent", client=client, reason=str(exc))
+            return
+        if timeout_s is not None:
+            self.start_task(self._expire(client, task_id, timeout_s), f"expire-{task_id}")
+
+    async def _expire(self, client: str, task_id: int, timeout_s: float) -> None:
+        await self.clock.sleep(timeout_s)
+        if self.done or self.in_flight.get(client) != task_id:
+            return
+        del self.in_flight[client]
+        self.metrics.record("task_expired", client=client, task=task_id, version=self.version)
+        await self.task_lost(client)
 
     def has_free_slot(self, concurrency: int | None) -> bool:
         """Fewer than `concurrency` clients are training (None: no limit)."""

@@ -33,6 +33,8 @@ class FedAsyncConfig(BaseModel):
         staleness: the staleness function s(τ).
         max_staleness: drop updates with τ above this (None: keep all).
         concurrency: clients training at once (None: every client that joined).
+        task_timeout_s: a task with no update after this is lost (its client
+            dropped out): it is recorded and the work is handed out again.
         eval_every: evaluate the global model every this many versions.
     """
 
@@ -43,6 +45,7 @@ class FedAsyncConfig(BaseModel):
     staleness: StalenessConfig = Field(default_factory=ConstantStalenessConfig)
     max_staleness: int | None = Field(default=None, ge=0)
     concurrency: int | None = Field(default=None, gt=0)
+    task_timeout_s: float | None = Field(default=None, gt=0)
     eval_every: int = Field(default=10, gt=0)
 
 
@@ -60,7 +63,7 @@ class FedAsyncServer(ServerActor):
 
     async def client_joined(self, client: str) -> None:
         if self.has_free_slot(self.config.concurrency):
-            await self.send_task(client, want_delta=False)
+            await self.send_task(client, want_delta=False, timeout_s=self.config.task_timeout_s)
 
     async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
         tau = self.staleness(update)
@@ -71,4 +74,15 @@ class FedAsyncServer(ServerActor):
             self.record_applied(client, update, tau, alpha=alpha_t)
             await self.new_version(mix(self.params, self.full_weights(update), alpha_t), contributors=1)
         if not self.done:
-            await self.send_task(self.next_client(client, self.config.concurrency), want_delta=False)
+            await self.send_task(
+                self.next_client(client, self.config.concurrency),
+                want_delta=False,
+                timeout_s=self.config.task_timeout_s,
+            )
+
+    async def task_lost(self, client: str) -> None:
+        await self.send_task(
+            self.next_client(client, self.config.concurrency),
+            want_delta=False,
+            timeout_s=self.config.task_timeout_s,
+        )

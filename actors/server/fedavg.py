@@ -35,6 +35,9 @@ class FedAvgConfig(BaseModel):
         min_clients: clients that must have joined before the first round.
         min_updates: updates a round needs to produce a new model.
         round_deadline_s: close a round this long after it started (None: wait for all).
+        stragglers: `drop`: an update after the deadline is dropped (FedAvg);
+            `partial`: clients get the deadline and return the epochs that fit
+            in it (FedProx's variable local work).
         aggregator: how deltas are combined (weighted mean by sample count by default).
         optimizer: the server optimizer on the aggregated delta.
         eval_every: evaluate the global model every this many rounds.
@@ -48,6 +51,7 @@ class FedAvgConfig(BaseModel):
     min_clients: int = Field(default=1, gt=0)
     min_updates: int = Field(default=1, gt=0)
     round_deadline_s: float | None = Field(default=None, gt=0)
+    stragglers: Literal["drop", "partial"] = "drop"
     aggregator: AggregatorConfig = Field(default_factory=WeightedMeanConfig)
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
     eval_every: int = Field(default=1, gt=0)
@@ -56,6 +60,10 @@ class FedAvgConfig(BaseModel):
     def _one_sampling_rule(self) -> FedAvgConfig:
         if self.clients_per_round is not None and self.fraction is not None:
             raise ValueError("set clients_per_round or fraction, not both")
+        if self.stragglers == "partial" and self.round_deadline_s is None:
+            raise ValueError(
+                "stragglers = 'partial' needs round_deadline_s (the time clients fit their work in)"
+            )
         return self
 
 
@@ -100,8 +108,9 @@ class FedAvgServer(ServerActor):
         sampled = self.sample_clients()
         self._updates, self._waiting, self._all_in = {}, set(sampled), asyncio.Event()
         self.metrics.record("round_started", round=self.round, version=self.version, clients=sampled)
+        deadline_s = self.config.round_deadline_s if self.config.stragglers == "partial" else None
         for client in sampled:
-            await self.send_task(client, want_delta=True)
+            await self.send_task(client, want_delta=True, deadline_s=deadline_s)
         await self._wait_for_updates()
         for late in self._waiting:
             self.in_flight.pop(late, None)  # a late update is now an unknown task: dropped

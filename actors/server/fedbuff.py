@@ -35,6 +35,8 @@ class FedBuffConfig(BaseModel):
         staleness: weight s(τ) of each delta (constant: the unweighted paper version).
         max_staleness: drop deltas with τ above this (None: keep all).
         optimizer: the server optimizer on Δ̄ (SGD with lr η_g by default).
+        task_timeout_s: a task with no update after this is lost (its client
+            dropped out): it is recorded and the work is handed out again.
         eval_every: evaluate the global model every this many versions.
     """
 
@@ -46,6 +48,7 @@ class FedBuffConfig(BaseModel):
     staleness: StalenessConfig = Field(default_factory=ConstantStalenessConfig)
     max_staleness: int | None = Field(default=None, ge=0)
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
+    task_timeout_s: float | None = Field(default=None, gt=0)
     eval_every: int = Field(default=1, gt=0)
 
 
@@ -66,7 +69,7 @@ class FedBuffServer(ServerActor):
 
     async def client_joined(self, client: str) -> None:
         if self.has_free_slot(self.config.concurrency):
-            await self.send_task(client, want_delta=True)
+            await self.send_task(client, want_delta=True, timeout_s=self.config.task_timeout_s)
 
     async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
         tau = self.staleness(update)
@@ -77,7 +80,11 @@ class FedBuffServer(ServerActor):
         else:
             await self._buffer(client, update, tau)
         if not self.done:
-            await self.send_task(self.next_client(client, self.config.concurrency), want_delta=True)
+            await self.send_task(
+                self.next_client(client, self.config.concurrency),
+                want_delta=True,
+                timeout_s=self.config.task_timeout_s,
+            )
 
     async def _buffer(self, client: str, update: Update, tau: int) -> None:
         delta = update.weights
@@ -91,3 +98,10 @@ class FedBuffServer(ServerActor):
             await self.new_version(
                 self.optimizer.step(self.params, mean), contributors=self.config.buffer_size
             )
+
+    async def task_lost(self, client: str) -> None:
+        await self.send_task(
+            self.next_client(client, self.config.concurrency),
+            want_delta=True,
+            timeout_s=self.config.task_timeout_s,
+        )

@@ -1,0 +1,153 @@
+"""`fedactors sweep FILE --set key=v1,v2 ...`: run a grid of variants, compare them.
+
+Every point of the grid is validated before any run starts. Runs go in
+parallel processes (`fedactors run --set ...`), each into its own run
+directory under the sweep's; then one table (`sweep.md`, `sweep.csv`) and one
+figure (`sweep.png`) compare them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import itertools
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sims.plots import plot_runs
+from sims.results import read_events
+from topologies.load import load_topology
+
+COLUMNS = (
+    "finish_reason",
+    "final_accuracy",
+    "best_accuracy",
+    "sim_time_to_target_s",
+    "time_to_target_s",
+    "versions",
+    "updates_applied",
+    "updates_dropped",
+    "staleness_mean",
+    "staleness_p90",
+    "sim_time_s",
+    "wall_time_s",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One run of the grid: its overrides, and where it goes."""
+
+    overrides: tuple[str, ...]
+    label: str
+    run_dir: Path
+
+
+def split_values(text: str) -> list[str]:
+    """`0.3,0.6` -> ['0.3', '0.6']; commas inside [] or {} do not split."""
+    values, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            values.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*values, current]
+
+
+def grid(sets: list[str], out_dir: Path) -> list[Point]:
+    """Every combination of `key=v1,v2,...` assignments, in the order given."""
+    axes = []
+    for assignment in sets:
+        key, sep, values = assignment.partition("=")
+        if not sep:
+            raise ValueError(f"--set needs key=value[,value...], got {assignment!r}")
+        axes.append([f"{key}={v}" for v in split_values(values)])
+    points = []
+    for combo in itertools.product(*axes):
+        label = ",".join(_short(a) for a in combo) or "base"
+        slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", "_".join(combo)) or "base"
+        points.append(Point(tuple(combo), label, out_dir / slug))
+    return points
+
+
+def _short(assignment: str) -> str:
+    """A legend label: `alpha=0.3`, or for a whole table its first string (`fedavg`)."""
+    key, _, value = assignment.partition("=")
+    if len(value) <= 20:
+        return f"{key.split('.')[-1]}={value}"
+    quoted = re.search(r'"([^"]+)"', value)
+    return quoted.group(1) if quoted else value[:20]
+
+
+async def run_grid(file: Path, points: list[Point], jobs: int, mode: str | None) -> list[int]:
+    """Run every point, at most `jobs` at once; return their exit codes."""
+    slots = asyncio.Semaphore(jobs)
+
+    async def one(point: Point) -> int:
+        args = [sys.executable, "-m", "launcher.cli", "run", str(file), "--out", str(point.run_dir)]
+        args += [f"--set={o}" for o in point.overrides] + ([f"--mode={mode}"] if mode else [])
+        async with slots:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            )
+            _, err = await proc.communicate()
+            if proc.returncode not in (0, 130):
+                print(
+                    f"{point.label}: exit {proc.returncode}\n{err.decode(errors='replace')[-2000:]}",
+                    file=sys.stderr,
+                )
+            return proc.returncode if proc.returncode is not None else 1
+
+    return list(await asyncio.gather(*(one(p) for p in points)))
+
+
+def row(point: Point) -> dict[str, Any]:
+    summary = json.loads((point.run_dir / "summary.json").read_text(encoding="utf-8"))
+    staleness = summary.get("staleness") or {}
+    flat = {**summary, "staleness_mean": staleness.get("mean"), "staleness_p90": staleness.get("p90")}
+    return {"run": point.label, **{c: flat.get(c) for c in COLUMNS}}
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
+
+
+def write_table(rows: list[dict[str, Any]], out_dir: Path) -> str:
+    """Write `sweep.csv` and `sweep.md`; return the Markdown."""
+    headers = ["run", *COLUMNS]
+    with (out_dir / "sweep.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=headers)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(r[h]) for h in headers) + " |" for r in rows]
+    markdown = "\n".join(lines) + "\n"
+    (out_dir / "sweep.md").write_text(markdown, encoding="utf-8")
+    return markdown
+
+
+def sweep(file: Path, sets: list[str], out_dir: Path, jobs: int, mode: str | None) -> tuple[str, int]:
+    """Validate, run and compare the grid; return the Markdown table and the worst exit code.
+
+    Raises:
+        TopologyError: a point of the grid is not a valid topology (nothing ran).
+        ValueError: a `--set` is not of the form key=values.
+    """
+    points = grid(sets, out_dir)
+    for point in points:
+        load_topology(file, point.overrides)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    codes = asyncio.run(run_grid(file, points, jobs, mode))
+    done = [p for p in points if (p.run_dir / "summary.json").exists()]
+    markdown = write_table([row(p) for p in done], out_dir)
+    plot_runs(
+        [(p.label, read_events(p.run_dir / "events.jsonl")) for p in done], out_dir / "sweep.png", file.stem
+    )
+    return markdown, max(codes, default=0)
