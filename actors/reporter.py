@@ -17,6 +17,7 @@ from actors.protocol import Events
 
 FLUSH_INTERVAL_S = 0.2  # fresh enough for a progress bar, few enough messages to cost nothing
 BATCH_SIZE = 200
+FINAL_FLUSH_TIMEOUT_S = 10.0
 
 
 class Reporter(Actor):
@@ -37,16 +38,21 @@ class Reporter(Actor):
         self.start_task(self._flush_forever(), "flush")
 
     async def on_stop(self) -> None:
-        await self.flush()
+        # The last batch is asked, not told: the node closes its sockets right
+        # after this (linger 0), and a told message still queued would be lost.
+        await self.flush(confirm=True)
 
-    async def flush(self) -> None:
-        """Send what is buffered now."""
+    async def flush(self, confirm: bool = False) -> None:
+        """Send what is buffered now (and wait for the recorder's receipt if `confirm`)."""
         batch, self._buffer = self._buffer, []
         self._full.clear()
         if not batch:
             return
         try:
-            await self.send(self.recorder, Events(batch))
+            if confirm:
+                await self.ask(self.recorder, Events(batch), timeout_s=FINAL_FLUSH_TIMEOUT_S)
+            else:
+                await self.send(self.recorder, Events(batch))
         except FedActorsError as exc:
             self.log.warning("events_lost", count=len(batch), reason=str(exc))
 
