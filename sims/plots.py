@@ -1,8 +1,8 @@
 """Compare runs in one figure: `fedactors plot RUN_DIR...` and the sweep figure.
 
-Six panels: accuracy against simulated (clock) time, against applied updates
-and against bytes uploaded; loss against simulated time; the staleness
-histogram; and participation (applied updates per client, sorted).
+Accuracy and loss against simulated (clock) time, against applied updates and
+against bytes uploaded; the staleness histogram; and participation (applied
+updates per client, sorted).
 """
 
 from __future__ import annotations
@@ -43,32 +43,32 @@ def _curves(records: Records) -> dict[str, list[float]]:
 
 
 def plot_runs(runs: list[tuple[str, Records]], path: Path, title: str = "") -> None:
-    """Overlay `(label, records)` runs in the six panels and save a PNG at `path`."""
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    """Overlay `(label, records)` runs and save a PNG at `path`.
+
+    Rows: accuracy, then loss, each against simulated time, applied updates and
+    MB uploaded; last row: staleness histogram and participation per client.
+    """
+    fig, axes = plt.subplots(3, 3, figsize=(15, 11))
+    xs = (("vt", "simulated time (s)", 1.0), ("updates", "updates applied", 1.0), ("bytes", "MB uploaded", 1e-6))
     for label, records in runs:
         c = _curves(records)
-        axes[0, 0].plot(c["vt"], c["accuracy"], label=label)
-        axes[0, 1].plot(c["updates"], c["accuracy"], label=label)
-        axes[0, 2].plot([b / 1e6 for b in c["bytes"]], c["accuracy"], label=label)
-        axes[1, 0].plot(c["vt"], c["loss"], label=label)
+        for row, metric in enumerate(("accuracy", "loss")):
+            for col, (key, _, factor) in enumerate(xs):
+                axes[row, col].plot([v * factor for v in c[key]], c[metric], label=label)
         staleness = [r["staleness"] for r in records if r["event"] == "update_applied"]
         if staleness:
-            axes[1, 1].hist(staleness, bins=range(max(staleness) + 2), histtype="step", label=label)
+            axes[2, 0].hist(staleness, bins=range(max(staleness) + 2), histtype="step", label=label)
         counts = sorted(Counter(r["client"] for r in records if r["event"] == "update_applied").values())
-        axes[1, 2].plot(list(accumulate(1 for _ in counts)), counts, label=label)
-    labels = [
-        ("simulated time (s)", "test accuracy"),
-        ("updates applied", "test accuracy"),
-        ("MB uploaded", "test accuracy"),
-        ("simulated time (s)", "test loss"),
-        ("staleness τ", "updates"),
-        ("clients (sorted)", "updates applied"),
-    ]
-    for ax, (x, y) in zip(axes.flat, labels, strict=True):
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        axes[2, 1].plot(list(accumulate(1 for _ in counts)), counts, label=label)
+    for row, metric in enumerate(("test accuracy", "test loss")):
+        for col, (_, xlabel, _) in enumerate(xs):
+            axes[row, col].set(xlabel=xlabel, ylabel=metric)
+    axes[2, 0].set(xlabel="staleness τ", ylabel="updates")
+    axes[2, 1].set(xlabel="clients (sorted)", ylabel="updates applied")
+    axes[2, 2].axis("off")  # the legend's own panel: run labels can be long
+    axes[2, 2].legend(*axes[0, 0].get_legend_handles_labels(), loc="center", fontsize=8)
+    for ax in axes.flat[:8]:
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
