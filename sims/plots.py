@@ -49,7 +49,11 @@ def plot_runs(runs: list[tuple[str, Records]], path: Path, title: str = "") -> N
     MB uploaded; last row: staleness histogram and participation per client.
     """
     fig, axes = plt.subplots(3, 3, figsize=(15, 11))
-    xs = (("vt", "simulated time (s)", 1.0), ("updates", "updates applied", 1.0), ("bytes", "MB uploaded", 1e-6))
+    xs = (
+        ("vt", "simulated time (s)", 1.0),
+        ("updates", "updates applied", 1.0),
+        ("bytes", "MB uploaded", 1e-6),
+    )
     for label, records in runs:
         c = _curves(records)
         for row, metric in enumerate(("accuracy", "loss")):
