@@ -178,11 +178,12 @@ def _ext(ext_code: int, index: int, dtype_code: int, shape: Sequence[int]) -> ms
 # -- decode -------------------------------------------------------------------
 
 
-def decode(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS) -> Envelope:
+def decode(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS, origin: str = "") -> Envelope:
     """Rebuild an `Envelope` from frames, sharing the tensor frames' memory.
 
     Frames are any objects with the buffer protocol (bytes, zmq frames, arrays).
     Read-only buffers are copied once so the tensors built on them are writable.
+    `origin` (the sending node, known to the transport) is set on the envelope.
 
     Raises:
         OversizeFrameError: a frame is larger than `limits.max_frame_bytes`.
@@ -200,7 +201,7 @@ def decode(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS) -> Enve
     if len(used) != len(views) - 1:
         raise FrameCountError(f"{len(used)} tensor frame(s) as the header lists", f"{len(views) - 1}")
     _version, kind, sender, receiver, corr_id, flags, fields = header
-    return Envelope(sender, receiver, _build_message(kind, fields), corr_id, flags)
+    return Envelope(sender, receiver, _build_message(kind, fields), corr_id, flags, origin)
 
 
 def _checked_views(frames: Sequence[Any], limits: DecodeLimits) -> list[memoryview]:
