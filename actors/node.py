@@ -330,8 +330,9 @@ class Node:
         actor = slot.actor
         await self._call_hook(slot, actor.on_start(), "on_start")
         while True:
-            envelope = await slot.mailbox.get()
-            await self._dispatch(slot, envelope)
+            # No local name for the envelope: while we wait for the next one the
+            # previous message (and its tensor frames) must already be freed.
+            await self._dispatch(slot, await slot.mailbox.get())
 
     async def _dispatch(self, slot: _Slot, envelope: Envelope) -> None:
         actor = slot.actor
@@ -374,25 +375,28 @@ class Node:
     async def _recv_loop(self) -> None:
         assert self.transport is not None
         while True:
-            envelope = await self.transport.recv()
-            if envelope.sender and envelope.sender not in self._routes and envelope.sender not in self._slots:
-                self._routes[envelope.sender] = envelope.origin  # learned route: reply to whoever wrote
-            if envelope.is_reply:
-                self._resolve(envelope)
-                continue
-            slot = self._slots.get(envelope.receiver)
-            if slot is None:
-                self.log.warning(
-                    "message_dropped",
-                    kind=envelope.body.kind,
-                    receiver=envelope.receiver,
-                    origin=envelope.origin,
-                    reason="no such actor here",
-                )
-                if envelope.corr_id:
-                    await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
-                continue
-            await slot.mailbox.put(envelope)
+            # As in _actor_loop: hold no reference to a message between receives.
+            await self._accept(await self.transport.recv())
+
+    async def _accept(self, envelope: Envelope) -> None:
+        if envelope.sender and envelope.sender not in self._routes and envelope.sender not in self._slots:
+            self._routes[envelope.sender] = envelope.origin  # learned route: reply to whoever wrote
+        if envelope.is_reply:
+            self._resolve(envelope)
+            return
+        slot = self._slots.get(envelope.receiver)
+        if slot is None:
+            self.log.warning(
+                "message_dropped",
+                kind=envelope.body.kind,
+                receiver=envelope.receiver,
+                origin=envelope.origin,
+                reason="no such actor here",
+            )
+            if envelope.corr_id:
+                await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
+            return
+        await slot.mailbox.put(envelope)
 
     # -- stopping ----------------------------------------------------------------
 

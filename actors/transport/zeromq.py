@@ -85,7 +85,6 @@ class ZmqTransport(Transport):
         self._peers: dict[str, str] = {}
         self._ctx: zmq.asyncio.Context | None = None
         self._sock: zmq.asyncio.Socket | None = None
-        self._sync: zmq.Socket | None = None
         self._monitor: zmq.asyncio.Socket | None = None
         self._handshaken: set[str] = set()
         self._connected: set[str] = set()
@@ -107,11 +106,10 @@ class ZmqTransport(Transport):
         sock.setsockopt(zmq.SNDHWM, self.config.send_hwm)
         sock.setsockopt(zmq.RCVHWM, self.config.recv_hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.config.limits.max_frame_bytes)
+        sock.setsockopt(zmq.SNDTIMEO, round(self.config.send_timeout_s * 1000))
         self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
         sock.bind(self._bind)
         self._sock = sock
-        # The same socket without futures, for sends that find room at once.
-        self._sync = zmq.Socket.shadow(sock.underlying)
         self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return self._endpoint
 
@@ -124,28 +122,18 @@ class ZmqTransport(Transport):
         attach_retries = _ATTACH_RETRIES
         while True:
             try:
-                # Most sends find room in the queue: try without a future or a timer first.
-                self._sync.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+                # SNDTIMEO bounds the wait for room; pyzmq starts that timer only
+                # when the immediate send finds the peer's queue full.
+                await sock.send_multipart(frames, copy=False)
                 return
             except zmq.Again:
-                await self._send_when_room(sock, node_id, frames)
-                return
+                raise PeerUnreachableError(
+                    node_id, self._peers.get(node_id), f"queue full for {self.config.send_timeout_s} s"
+                ) from None
             except zmq.ZMQError as exc:
                 if exc.errno != zmq.EHOSTUNREACH:
                     raise PeerUnreachableError(node_id, self._peers.get(node_id), exc.strerror) from exc
             attach_retries = await self._await_route(node_id, attach_retries)
-
-    async def _send_when_room(self, sock: zmq.asyncio.Socket, node_id: str, frames: list[Any]) -> None:
-        """The peer's queue is full (high-water mark): wait for room, up to `send_timeout_s`."""
-        try:
-            async with asyncio.timeout(self.config.send_timeout_s):
-                await sock.send_multipart(frames, copy=False)
-        except TimeoutError:
-            raise PeerUnreachableError(
-                node_id, self._peers.get(node_id), f"queue full for {self.config.send_timeout_s} s"
-            ) from None
-        except zmq.ZMQError as exc:
-            raise PeerUnreachableError(node_id, self._peers.get(node_id), exc.strerror) from exc
 
     async def recv(self) -> Envelope:
         sock = self._open_socket()
@@ -166,7 +154,6 @@ class ZmqTransport(Transport):
             self._sock.disable_monitor()
             self._sock.close(linger=0)
             self._sock = None
-            self._sync = None  # a shadow: closing the socket closed it
         if self._monitor is not None:
             self._monitor.close(linger=0)
             self._monitor = None
@@ -177,7 +164,7 @@ class ZmqTransport(Transport):
     # -- connections -----------------------------------------------------------
 
     def _open_socket(self) -> zmq.asyncio.Socket:
-        if self._sock is None or self._sync is None:
+        if self._sock is None:
             raise TransportClosedError(f"transport of node {self.node_id!r} is closed")
         return self._sock
 
