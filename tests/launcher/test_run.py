@@ -59,6 +59,7 @@ def launcher(*args: str) -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # real processes; the 2-core CI machine may be busy
 @pytest.mark.parametrize("example", ["fedasync", "fedavg", "fedbuff"])
 def test_each_star_example_reaches_90_percent_over_three_node_processes(tmp_path: Path, example: str) -> None:
     out = tmp_path / "run"
@@ -84,6 +85,7 @@ def test_each_star_example_reaches_90_percent_over_three_node_processes(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # real processes; the 2-core CI machine may be busy
 def test_ctrl_c_stops_every_node_process_and_still_writes_the_results(tmp_path: Path) -> None:
     spec = (EXAMPLES / "fedasync.toml").read_text().replace("target_accuracy = 0.9", "target_accuracy = 1.0")
     spec = spec.replace("max_versions = 2000", "max_versions = 1000000").replace("max_time_s = 170", "")

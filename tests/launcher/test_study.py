@@ -122,6 +122,7 @@ def test_plot_overlays_run_directories_in_one_png(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # real processes; the 2-core CI machine may be busy
 def test_the_same_file_runs_in_local_mode_over_processes_with_the_same_outputs(tmp_path: Path) -> None:
     (tmp_path / "small.toml").write_text(SMALL)
 
