@@ -269,9 +269,11 @@ def _rebuild_tensor(code: int, data: bytes, views: list[memoryview], used: set[i
     if code not in (_EXT_TORCH, _EXT_NUMPY) or len(data) < _TENSOR_HEAD.size:
         raise MalformedEnvelopeError("a tensor reference", f"ext type {code} of {len(data)} bytes")
     index, dtype_code, ndim = _TENSOR_HEAD.unpack_from(data)
+    if ndim >= len(_DIMS):
+        raise MalformedEnvelopeError(f"a tensor of at most {len(_DIMS) - 1} dims", f"{ndim} dims")
     if len(data) != _TENSOR_HEAD.size + 8 * ndim:
         raise MalformedEnvelopeError(f"a tensor reference with {ndim} dims", f"{len(data)} bytes")
-    shape = _DIMS[ndim].unpack_from(data, _TENSOR_HEAD.size) if ndim < len(_DIMS) else ()
+    shape = _DIMS[ndim].unpack_from(data, _TENSOR_HEAD.size)
     if not 1 <= index < len(views) or index in used:
         raise FrameCountError(
             f"an unused tensor frame in 1..{len(views) - 1}", f"a reference to frame {index}"

@@ -185,7 +185,10 @@ class ZmqTransport(Transport):
             await asyncio.sleep(0.001 * (_ATTACH_RETRIES - attach_retries))
             return attach_retries - 1
         if endpoint not in self._connected:
-            self._open_socket().connect(endpoint)
+            try:
+                self._open_socket().connect(endpoint)
+            except zmq.ZMQError as exc:
+                raise PeerUnreachableError(node_id, endpoint, f"cannot connect: {exc.strerror}") from exc
             self._connected.add(endpoint)
         await self._wait_handshake(node_id, endpoint)
         return attach_retries

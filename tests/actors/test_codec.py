@@ -187,6 +187,7 @@ def blob_frames(ref: msgpack.ExtType, *tensor_frames: bytes) -> list[bytes]:
         (blob_frames(tensor_ref(1, 0, (3,)), b"\x00" * 8), TensorSizeError, "expected 12 bytes"),
         (blob_frames(tensor_ref(1, 0, (-1,)), b"\x00" * 8), TensorSizeError, "non-negative dims"),
         (blob_frames(msgpack.ExtType(9, b"abc")), MalformedEnvelopeError, "ext type 9"),
+        (blob_frames(tensor_ref(1, 0, (1,) * 65), b"\x00" * 4), MalformedEnvelopeError, "64 dims, got 65"),
     ],
 )
 def test_malformed_input_raises_its_own_typed_error(

@@ -141,6 +141,16 @@ async def test_sending_to_an_unknown_node_is_an_error_not_a_silent_drop() -> Non
             await probe.send("far", Ping(1))
 
 
+async def test_a_malformed_peer_endpoint_is_a_typed_error() -> None:
+    node = Node("a", ZmqTransport("a"))
+    probe = node.spawn(Probe(), "probe")
+
+    async with running(node):
+        node.add_route("far", "odd", "tcp://no-port-here")
+        with pytest.raises(PeerUnreachableError, match="cannot connect"):
+            await probe.send("far", Ping(1))
+
+
 async def test_sending_to_an_endpoint_nobody_listens_on_fails_within_the_connect_timeout(
     tmp_path: Path,
 ) -> None:
