@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from actors.logs import configure_logging
 from actors.node import run_process
@@ -30,7 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", default="console", choices=["console", "json"])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    for add in (_add_run, _add_plot, _add_sweep, _add_validate, _add_topology, _add_node):
+        add(commands)
+    return parser
 
+
+def _add_run(commands: Any) -> None:
     run = commands.add_parser("run", help="run a topology file over local processes")
     run.add_argument("file", type=Path, help="the topology TOML file")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
@@ -49,11 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
+
+def _add_plot(commands: Any) -> None:
     plot = commands.add_parser("plot", help="overlay the curves of several run directories in one figure")
     plot.add_argument("runs", type=Path, nargs="+", help="run directories")
     plot.add_argument("--out", type=Path, default=Path("comparison.png"), help="the PNG to write")
     plot.set_defaults(func=_cmd_plot)
 
+
+def _add_sweep(commands: Any) -> None:
     grid = commands.add_parser("sweep", help="run a grid of variants of a file and compare them")
     grid.add_argument("file", type=Path)
     grid.add_argument(
@@ -69,10 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("--mode", choices=["local", "sim"], help="override the file's mode for every run")
     grid.set_defaults(func=_cmd_sweep)
 
+
+def _add_validate(commands: Any) -> None:
     check = commands.add_parser("validate", help="check a topology file without running it")
     check.add_argument("file", type=Path)
     check.set_defaults(func=_cmd_validate)
 
+
+def _add_topology(commands: Any) -> None:
     topology = commands.add_parser("topology", help="inspect a topology file's graph")
     actions = topology.add_subparsers(required=True, metavar="ACTION")
     show = actions.add_parser("show", help="print the graph's nodes, degrees, depth, mixing; draw it")
@@ -80,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--png", type=Path, help="where to draw it (default: <file's folder>/<name>.graph.png)")
     show.set_defaults(func=_cmd_topology_show)
 
+
+def _add_node(commands: Any) -> None:
     node = commands.add_parser("node", help="run one node process of a launched run (used by launchers)")
     node.add_argument("spec", type=Path, help="the resolved topology JSON in the run directory")
     node.add_argument("--node-id", required=True)
@@ -88,7 +104,6 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--advertise", help="host name peers should dial instead of the bound address")
     node.add_argument("--die-with-parent", action="store_true", help="exit when the launcher dies")
     node.set_defaults(func=_cmd_node)
-    return parser
 
 
 def _load_or_report(path: Path, overrides: Sequence[str] = ()):  # type: ignore[no-untyped-def]
