@@ -20,7 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.protocol import Update
-from actors.server.base import ServerActor, ServerDeps
+from actors.server.asynchronous import AsyncServer
+from actors.server.base import ServerDeps
 from actors.server.staleness import ConstantStalenessConfig, StalenessConfig
 from actors.statedict import StateDict, mix
 
@@ -54,35 +55,16 @@ def mixing_weight(config: FedAsyncConfig, tau: int) -> float:
     return config.alpha * config.staleness.weight(tau)
 
 
-class FedAsyncServer(ServerActor):
+class FedAsyncServer(AsyncServer):
     """A FedAsync server (see the module docstring)."""
+
+    want_delta = False
 
     def __init__(self, config: FedAsyncConfig, initial: StateDict, deps: ServerDeps) -> None:
         super().__init__(initial, deps)
         self.config = config
 
-    async def client_joined(self, client: str) -> None:
-        if self.has_free_slot(self.config.concurrency):
-            await self.send_task(client, want_delta=False, timeout_s=self.config.task_timeout_s)
-
-    async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
-        tau = self.staleness(update)
-        if self.config.max_staleness is not None and tau > self.config.max_staleness:
-            self.drop(client, update, "too_stale")
-        else:
-            alpha_t = mixing_weight(self.config, tau)
-            self.record_applied(client, update, tau, alpha=alpha_t)
-            await self.new_version(mix(self.params, self.full_weights(update), alpha_t), contributors=1)
-        if not self.done:
-            await self.send_task(
-                self.next_client(client, self.config.concurrency),
-                want_delta=False,
-                timeout_s=self.config.task_timeout_s,
-            )
-
-    async def task_lost(self, client: str) -> None:
-        await self.send_task(
-            self.next_client(client, self.config.concurrency),
-            want_delta=False,
-            timeout_s=self.config.task_timeout_s,
-        )
+    async def apply(self, client: str, update: Update, tau: int) -> None:
+        alpha_t = mixing_weight(self.config, tau)
+        self.record_applied(client, update, tau, alpha=alpha_t)
+        await self.new_version(mix(self.params, self.full_weights(update), alpha_t), contributors=1)

@@ -20,7 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.protocol import Update
-from actors.server.base import ServerActor, ServerDeps
+from actors.server.asynchronous import AsyncServer
+from actors.server.base import ServerDeps
 from actors.server.optimizers import ServerOptimizerConfig, ServerSgdConfig, build_server_optimizer
 from actors.server.staleness import ConstantStalenessConfig, StalenessConfig
 from actors.statedict import StateDict, scale, weighted_mean
@@ -57,8 +58,10 @@ def buffered_delta(deltas: list[StateDict], weights: list[float], buffer_size: i
     return scale(weighted_mean(deltas, weights), math.fsum(weights) / buffer_size)
 
 
-class FedBuffServer(ServerActor):
+class FedBuffServer(AsyncServer):
     """A FedBuff server (see the module docstring)."""
+
+    want_delta = True
 
     def __init__(self, config: FedBuffConfig, initial: StateDict, deps: ServerDeps) -> None:
         super().__init__(initial, deps)
@@ -67,30 +70,13 @@ class FedBuffServer(ServerActor):
         self.buffer: list[StateDict] = []
         self.buffer_weights: list[float] = []
 
-    async def client_joined(self, client: str) -> None:
-        if self.has_free_slot(self.config.concurrency):
-            await self.send_task(client, want_delta=True, timeout_s=self.config.task_timeout_s)
-
-    async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
-        tau = self.staleness(update)
-        if self.config.max_staleness is not None and tau > self.config.max_staleness:
-            self.drop(client, update, "too_stale")
-        elif not update.is_delta:
+    async def apply(self, client: str, update: Update, tau: int) -> None:
+        if not update.is_delta:
             self.drop(client, update, "expected_delta")
-        else:
-            await self._buffer(client, update, tau)
-        if not self.done:
-            await self.send_task(
-                self.next_client(client, self.config.concurrency),
-                want_delta=True,
-                timeout_s=self.config.task_timeout_s,
-            )
-
-    async def _buffer(self, client: str, update: Update, tau: int) -> None:
-        delta = update.weights
+            return
         weight = self.config.staleness.weight(tau)
         self.record_applied(client, update, tau, weight=weight)
-        self.buffer.append(delta)
+        self.buffer.append(update.weights)
         self.buffer_weights.append(weight)
         if len(self.buffer) == self.config.buffer_size:
             mean = buffered_delta(self.buffer, self.buffer_weights, self.config.buffer_size)
@@ -98,10 +84,3 @@ class FedBuffServer(ServerActor):
             await self.new_version(
                 self.optimizer.step(self.params, mean), contributors=self.config.buffer_size
             )
-
-    async def task_lost(self, client: str) -> None:
-        await self.send_task(
-            self.next_client(client, self.config.concurrency),
-            want_delta=True,
-            timeout_s=self.config.task_timeout_s,
-        )
