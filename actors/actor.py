@@ -75,11 +75,13 @@ class Actor:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        handlers = dict(cls._handlers)
-        for attr, value in vars(cls).items():
-            msg_type = getattr(value, "_handles", None)
-            if msg_type is not None:
-                handlers[msg_type] = attr
+        # Walk the whole MRO (base first), so handlers of mixins count as well.
+        handlers: dict[type[Message], str] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                msg_type = getattr(value, "_handles", None)
+                if msg_type is not None:
+                    handlers[msg_type] = attr
         cls._handlers = handlers
 
     # -- lifecycle hooks ---------------------------------------------------------

@@ -201,7 +201,7 @@ def decode(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS, origin:
     if len(used) != len(views) - 1:
         raise FrameCountError(f"{len(used)} tensor frame(s) as the header lists", f"{len(views) - 1}")
     _version, kind, sender, receiver, corr_id, flags, fields = header
-    return Envelope(sender, receiver, _build_message(kind, fields), corr_id, flags, origin)
+    return Envelope(sender, receiver, build_message(kind, fields), corr_id, flags, origin)
 
 
 def _checked_views(frames: Sequence[Any], limits: DecodeLimits) -> list[memoryview]:
@@ -307,7 +307,15 @@ def _tensor_from_view(view: memoryview, dtype_code: int, shape: tuple[int, ...],
     return torch.from_numpy(np.frombuffer(view, dtype=_NP_DTYPES[dtype_code]).reshape(shape))
 
 
-def _build_message(kind: str, fields: dict[str, Any]) -> Message:
+def build_message(kind: str, fields: dict[str, Any]) -> Message:
+    """The message of `kind` with `fields`, checked as the decoder checks a received one.
+
+    Relays use it to unwrap a message carried inside another (`Relayed`).
+
+    Raises:
+        UnknownKindError: `kind` is not registered.
+        InvalidFieldError: a field is missing, unknown, or of the wrong type.
+    """
     cls = message_class(kind)
     if cls is None:
         raise UnknownKindError("a registered message kind", repr(kind))

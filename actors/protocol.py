@@ -8,6 +8,21 @@ A parent (server or scheduler) and its children (clients or schedulers):
     parent -> child    Evaluate(weights)  (ask)  -> Evaluation
     parent -> child    Leave()                      the run is over for the child
 
+A relay scheduler forwards without aggregating: it wraps what its children
+send up, and unwraps what comes down, so the parent treats them as its own:
+
+    relay  -> parent   Relayed(child, Join | Update)
+    parent -> relay    Relayed(child, Task | Leave)
+
+Gossip peers (no parent) exchange models with their neighbours and report
+to the run's monitor, which scores the average model:
+
+    peer -> neighbour  Gossip(round, weights)        D-PSGD: this round's model
+    peer -> neighbour  PushPull(weights) (ask) -> PushPull   pairwise averaging
+    peer -> monitor    PeerReport(round, steps, weights)
+    monitor -> peer    Snapshot() (ask) -> PeerReport
+    monitor -> peer    Leave()
+
 Every node also reports to the run's recorder:
 
     any    -> recorder Events(records)              batched event-log lines
@@ -41,6 +56,8 @@ class Task(Message):
         epochs: local epochs for this task (None: the client's configured work).
         deadline_s: time the parent allows; a slower client does the epochs
             that fit and returns that partial work (None: no deadline).
+        rounds: local rounds: the client repeats its work this many times,
+            each from the last one's weights, before it replies (HierFAVG's κ1).
     """
 
     task_id: int
@@ -49,6 +66,7 @@ class Task(Message):
     want_delta: bool = False
     epochs: int | None = None
     deadline_s: float | None = None
+    rounds: int = 1
 
 
 @message("fl.update")
@@ -95,6 +113,57 @@ class Leave(Message):
     """The run is over (parent -> child), or a child leaves (child -> parent)."""
 
     reason: str = ""
+
+
+@message("fl.relayed")
+class Relayed(Message):
+    """A protocol message of `child`, carried through a relay scheduler.
+
+    Attributes:
+        child: the child it comes from (upward) or goes to (downward).
+        body_kind, body: the carried message's kind and fields
+            (`actors.codec.build_message` rebuilds it).
+    """
+
+    child: str
+    body_kind: str
+    body: dict[str, Any]
+
+
+@message("gossip.model")
+class Gossip(Message):
+    """A peer's model for gossip step `round` (D-PSGD: one per round, or
+    `gossip_steps` per round)."""
+
+    round: int
+    weights: TensorTree
+
+
+@message("gossip.push_pull")
+class PushPull(Message):
+    """Pairwise gossip: the asker's model; the reply carries the answerer's."""
+
+    weights: TensorTree
+
+
+@message("gossip.snapshot")
+class Snapshot(Message):
+    """The monitor asks a peer for its current model."""
+
+
+@message("gossip.report")
+class PeerReport(Message):
+    """A peer's model, for the monitor.
+
+    Attributes:
+        round: the peer's completed rounds (D-PSGD) or local steps (pairwise).
+        steps: local training tasks done.
+        weights: its model.
+    """
+
+    round: int
+    steps: int
+    weights: TensorTree
 
 
 @message("run.events")

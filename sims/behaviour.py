@@ -155,6 +155,9 @@ class SimClientBehaviour:
 class SimLinks:
     """A `LinkModel` over the graph: uplink for child → parent, downlink for parent → child.
 
+    In a gossip graph, messages between neighbours take the uplink model in
+    both directions (a peer's link to the network).
+
     Each directed link is a FIFO queue: a message starts when the link is free,
     takes bytes / bandwidth, then latency; it never overtakes an earlier one.
     Messages between actors that are not parent and child (e.g. to the
@@ -162,7 +165,9 @@ class SimLinks:
     """
 
     def __init__(self, graph: Graph, links: LinksSpec, seed: int) -> None:
-        self._parent = {e.target: e.source for e in graph.edges}
+        tree = graph.kind == "tree"
+        self._parent = {e.target: e.source for e in graph.edges} if tree else {}
+        self._gossip = set() if tree else {frozenset((e.source, e.target)) for e in graph.edges}
         self._spec = links
         self._seed = seed
         self._index = {n.id: i for i, n in enumerate(graph.nodes)}
@@ -171,7 +176,7 @@ class SimLinks:
         self._rngs: dict[tuple[str, str], np.random.Generator] = {}
 
     def arrival(self, sender: str, receiver: str, nbytes: int, now: float) -> float:
-        if self._parent.get(sender) == receiver:
+        if self._parent.get(sender) == receiver or frozenset((sender, receiver)) in self._gossip:
             spec = self._spec.uplink
         elif self._parent.get(receiver) == sender:
             spec = self._spec.downlink

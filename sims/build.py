@@ -17,7 +17,17 @@ from actors.actor import Actor
 from actors.client.local_sgd import TrainConfig
 from actors.client.trainer import TorchTrainer, Trainer
 from actors.client.trainer_client import TrainerClient
+from actors.peer import MONITOR, DpsgdConfig, DpsgdPeer, GossipMonitor, PairwiseConfig, PairwisePeer
+from actors.scheduler import (
+    FedAsyncEdge,
+    FedBuffEdge,
+    HierFavgConfig,
+    HierFavgScheduler,
+    RelayConfig,
+    RelayScheduler,
+)
 from actors.server import SERVERS, ServerDeps
+from actors.server.fedasync import FedAsyncConfig
 from sims.behaviour import SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
@@ -49,20 +59,29 @@ class NodeBuilder:
         self.spec = spec
         self.recorder = recorder
         self.graph = build_graph(spec)
+        learners = [n.id for n in self.graph.learners()]
         self.data: FederatedData = build_federated_data(
-            spec.data, spec.data.partition, len(self.graph.of_role("client")), spec.seed
+            spec.data, spec.data.partition, len(learners), spec.seed
         )
         self._shared_model: nn.Module | None = None
-        clients = [n.id for n in self.graph.of_role("client")]
         epochs = spec.client.epochs or 1
         behaviour = spec.behaviour
         self.behaviours = build_behaviours(
-            clients, behaviour.compute, behaviour.availability, epochs, spec.seed
+            learners, behaviour.compute, behaviour.availability, epochs, spec.seed
         )
+        self.mixing = spec.graph.mixing_matrix(self.graph) if self.graph.kind == "gossip" else None
+
+    def actor_ids(self) -> list[str]:
+        """Every actor of the run, parents first: the graph's nodes, and the monitor of a gossip graph."""
+        ids = [n.id for n in self.graph.nodes]
+        return [MONITOR, *ids] if self.graph.kind == "gossip" else ids
 
     def build(self, actor_ids: Sequence[str]) -> list[tuple[str, Actor]]:
         """The named actors, parents first as in `actor_ids`."""
-        return [(actor_id, self._actor(self.graph.node(actor_id))) for actor_id in actor_ids]
+        return [
+            (actor_id, self._monitor() if actor_id == MONITOR else self._actor(self.graph.node(actor_id)))
+            for actor_id in actor_ids
+        ]
 
     def links(self) -> SimLinks | None:
         """The link model of `[behaviour.links]` (None when every link is instant)."""
@@ -70,22 +89,76 @@ class NodeBuilder:
             return None
         return SimLinks(self.graph, self.spec.behaviour.links, self.spec.seed)
 
-    def initial_weights(self) -> dict[str, torch.Tensor]:
-        """The global model at version 0 (the same in every process for a seed)."""
-        model = self._model()
+    def initial_weights(self, seed: int | None = None) -> dict[str, torch.Tensor]:
+        """The global model at version 0 (the same in every process for a seed);
+        `seed` overrides the run's seed (gossip peers that start apart)."""
+        model = self._model(seed)
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def _actor(self, node: GraphNode) -> Actor:
         if node.role == "server":
             return self._server()
-        if node.role == "client":
-            parent = self.graph.parent_of(node.id)
-            assert parent is not None, f"client {node.id} has no parent"
-            return TrainerClient(self._client_trainer(node.index), parent, self.behaviours[node.id])
-        raise NotImplementedError(f"role {node.role!r} is not built yet")
+        if node.role == "peer":
+            return self._peer(node)
+        parent = self.graph.parent_of(node.id)
+        assert parent is not None, f"{node.role} {node.id} has no parent"
+        if node.role == "scheduler":
+            return self._scheduler(node, parent)
+        return TrainerClient(self._client_trainer(node.index), parent, self.behaviours[node.id])
+
+    def _scheduler(self, node: GraphNode, parent: str) -> Actor:
+        config = self.spec.scheduler
+        assert config is not None, "RunSpec requires [scheduler] when the graph has schedulers"
+        if isinstance(config, RelayConfig):
+            return RelayScheduler(parent)
+        group = len(self.graph.children_of(node.id))
+        deps = ServerDeps(
+            evaluator=None,
+            stop=None,
+            seed=derived_seed(self.spec.seed, 6, node.index),
+            expected_clients=frozenset(self._subtree(node.id)),
+        )
+        if isinstance(config, HierFavgConfig):
+            return HierFavgScheduler(config, self.initial_weights(), deps, parent, group)
+        edge = FedAsyncEdge if isinstance(config.edge, FedAsyncConfig) else FedBuffEdge
+        return edge(config, self.initial_weights(), deps, parent, group)
+
+    def _subtree(self, node_id: str) -> set[str]:
+        """Every node below `node_id` in the tree."""
+        below: set[str] = set()
+        stack = [node_id]
+        while stack:
+            children = self.graph.children_of(stack.pop())
+            below.update(children)
+            stack.extend(children)
+        return below
+
+    def _peer(self, node: GraphNode) -> Actor:
+        config = self.spec.peer
+        assert config is not None, "RunSpec requires [peer] for gossip graphs"
+        assert self.mixing is not None, "gossip graphs have mixing weights"
+        trainer = self._client_trainer(node.index)
+        own_seed = derived_seed(self.spec.seed, 5, node.index) if config.init == "independent" else None
+        initial = self.initial_weights(own_seed)
+        behaviour = self.behaviours[node.id]
+        if isinstance(config, DpsgdConfig):
+            row = self.mixing[node.index]
+            mixing = {self.graph.nodes[j].id: float(w) for j, w in enumerate(row) if w > 0}
+            return DpsgdPeer(config, trainer, mixing, initial, MONITOR, behaviour)
+        seed = derived_seed(self.spec.seed, 7, node.index)
+        return PairwisePeer(config, trainer, self.graph.neighbours(node.id), initial, seed, behaviour)
+
+    def _monitor(self) -> Actor:
+        config = self.spec.peer
+        assert config is not None, "the monitor watches gossip peers"
+        evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
+        poll = config.eval_every_s if isinstance(config, PairwiseConfig) else None
+        peers = [n.id for n in self.graph.of_role("peer")]
+        return GossipMonitor(peers, evaluator.evaluate, self.spec.stop, self.recorder, poll)
 
     def _server(self) -> Actor:
         config = self.spec.server
+        assert config is not None, "RunSpec requires [server] when the graph has a server"
         evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
         deps = ServerDeps(
             evaluator=evaluator.evaluate,
@@ -93,6 +166,8 @@ class NodeBuilder:
             seed=derived_seed(self.spec.seed, 0),
             recorder=self.recorder,
             eval_every=config.eval_every,
+            # Its subtree, not only its children: relays forward their children's messages as theirs.
+            expected_clients=frozenset(n.id for n in self.graph.nodes) - {self.graph.root()},
         )
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
 
@@ -112,5 +187,6 @@ class NodeBuilder:
             self._shared_model = self._model()
         return self._shared_model
 
-    def _model(self) -> nn.Module:
-        return build_model(self.spec.model, self.data.input_shape, self.data.num_classes, self.spec.seed)
+    def _model(self, seed: int | None = None) -> nn.Module:
+        seed = self.spec.seed if seed is None else seed
+        return build_model(self.spec.model, self.data.input_shape, self.data.num_classes, seed)

@@ -53,6 +53,7 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
     start_t = records[0]["t"] if records else 0.0
     evals = [r for r in records if r["event"] == "evaluated"]
     applied = [r for r in records if r["event"] == "update_applied"]
+    dropped = [r for r in records if r["event"] == "update_dropped"]
     finished = next((r for r in records if r["event"] == "run_finished"), None)
     reached = next(
         (r for r in evals if target_accuracy is not None and r["accuracy"] >= target_accuracy), None
@@ -68,13 +69,59 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "time_to_target_s": (reached["t"] - start_t) if reached else None,
         "sim_time_to_target_s": reached["vt"] if reached else None,
         "updates_applied": len(applied),
-        "updates_dropped": sum(1 for r in records if r["event"] == "update_dropped"),
+        "updates_dropped": len(dropped),
+        "rejected": dict(sorted(Counter(r.get("reason", "unknown") for r in dropped).items())),
         "bytes_up": sum(r.get("bytes", 0) for r in applied),
         "staleness": staleness_stats([r["staleness"] for r in applied]),
+        "staleness_by_level": _staleness_by_level(applied),
+        "consensus": _consensus(records),
         "participation": dict(sorted(Counter(r["client"] for r in applied).items())),
         "wall_time_s": (records[-1]["t"] - start_t) if records else 0.0,
         "sim_time_s": max((r["vt"] for r in records), default=0.0),
     }
+
+
+def _staleness_by_level(applied: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """In a hierarchy, staleness per aggregating actor: the server's (edges against
+    global versions) and each scheduler's (clients against edge versions)."""
+    actors = sorted({r["actor"] for r in applied})
+    if len(actors) < 2:
+        return None
+    return {a: staleness_stats([r["staleness"] for r in applied if r["actor"] == a]) for a in actors}
+
+
+def _consensus(records: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Gossip runs: the first and last consensus distances, and their ratio."""
+    measured = [r for r in records if r["event"] == "consensus"]
+    if not measured:
+        return None
+    return {
+        "first": measured[0]["distance"],
+        "final": measured[-1]["distance"],
+        "relative": measured[-1]["relative"],
+    }
+
+
+def plot_consensus(records: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Gossip runs: consensus distance (relative, log scale) and the average model's accuracy by round."""
+    measured = [r for r in records if r["event"] == "consensus"]
+    evals = [r for r in records if r["event"] == "evaluated"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.semilogy([r["version"] for r in measured], [max(r["relative"], 1e-12) for r in measured], marker=".")
+    left.axhline(0.01, color="grey", linestyle="--", linewidth=1, label="1% of the start")
+    left.set_xlabel("round")
+    left.set_ylabel("consensus distance / first")
+    left.legend()
+    right.plot([r["version"] for r in evals], [r["accuracy"] for r in evals], marker=".")
+    right.set_xlabel("round")
+    right.set_ylabel("average model's test accuracy")
+    right.set_ylim(0, 1)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def plot_accuracy(records: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -102,4 +149,6 @@ def write_results(run_dir: Path, title: str, target_accuracy: float | None) -> d
     summary = summarize(records, target_accuracy)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     plot_accuracy(records, run_dir / "accuracy.png", title)
+    if summary["consensus"] is not None:
+        plot_consensus(records, run_dir / "consensus.png", title)
     return summary

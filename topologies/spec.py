@@ -22,6 +22,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from actors.client.local_sgd import TrainConfig
+from actors.peer import DpsgdConfig, PairwiseConfig
+from actors.scheduler import AsyncEdgeConfig, HierFavgConfig, RelayConfig
 from actors.server.fedasync import FedAsyncConfig
 from actors.server.fedavg import FedAvgConfig
 from actors.server.fedbuff import FedBuffConfig
@@ -31,8 +33,11 @@ from topologies.graph_specs import GraphSpec
 from topologies.specs.behaviour import BehaviourSpec
 from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec
 from topologies.specs.model import ModelSpec
+from topologies.specs.security import SecuritySpec
 
 ServerSpec = Annotated[FedAvgConfig | FedAsyncConfig | FedBuffConfig, Field(discriminator="algorithm")]
+SchedulerSpec = Annotated[HierFavgConfig | AsyncEdgeConfig | RelayConfig, Field(discriminator="mode")]
+PeerSpec = Annotated[DpsgdConfig | PairwiseConfig, Field(discriminator="algorithm")]
 
 
 class _Spec(BaseModel):
@@ -51,19 +56,33 @@ class ClientSpec(TrainConfig):
 
 
 class PlacementSpec(_Spec):
-    """Where actors run in `--mode local`.
+    """Where actors run in `--mode local` (and, with a hosts file, `fedactors launch`).
 
     Attributes:
-        processes: node processes (the server gets the first; clients are
-            spread evenly over the others; 1 puts every actor in one process).
+        processes: node processes (the server gets the first; clients and
+            peers are spread evenly over the others, each scheduler joins the
+            process holding most of its children; 1 puts every actor in one
+            process). A hosts file's `processes_per_host` replaces it.
         transport: `tcp` on loopback with ephemeral ports, or `ipc` sockets in the run directory.
         time_scale: real seconds per modelled second in `--mode local` (0.1: a
             modelled 10 s compute time takes 1 s).
+        nodes: node id -> its actors, replacing the packing (`fedactors launch`
+            writes it into the run's topology.json; `node-0` should hold the server).
+        hosts: node id -> host name, for the plan's display and the logs.
     """
 
     processes: int = Field(default=3, ge=1)
     transport: Literal["tcp", "ipc"] = "tcp"
     time_scale: float = Field(default=1.0, gt=0)
+    nodes: dict[str, list[str]] | None = Field(default=None, min_length=1)
+    hosts: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _hosts_name_nodes(self) -> PlacementSpec:
+        unknown = sorted(set(self.hosts or {}) - set(self.nodes or {}))
+        if unknown:
+            raise ValueError(f"placement.hosts names nodes {unknown} that placement.nodes does not declare")
+        return self
 
 
 class RunSpec(_Spec):
@@ -73,13 +92,16 @@ class RunSpec(_Spec):
     seed: int = Field(default=0, ge=0)
     mode: Literal["local", "sim"] = "local"
     graph: GraphSpec
-    server: ServerSpec
+    server: ServerSpec | None = None
+    scheduler: SchedulerSpec | None = None
+    peer: PeerSpec | None = None
     client: ClientSpec = Field(default_factory=ClientSpec)
     model: ModelSpec
     data: DataSpec
     stop: StopConfig
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
+    security: SecuritySpec = Field(default_factory=SecuritySpec)
 
     @field_validator("graph")
     @classmethod
@@ -94,16 +116,25 @@ class RunSpec(_Spec):
     @model_validator(mode="after")
     def _consistent(self) -> RunSpec:
         clients = self.graph.learner_count()
+        self._check_roles_have_tables()
+        timed = self.behaviour.compute.time is not None
+        if isinstance(self.peer, PairwiseConfig) and self.mode == "sim" and not timed:
+            raise ValueError(
+                "pairwise gossip in mode 'sim' needs behaviour.compute.time: with no modelled "
+                "compute time, peers would exchange forever without the virtual clock moving"
+            )
+        if self.server is None:
+            return self
         if self.stop.max_rounds is not None and self.server.algorithm != "fedavg":
             raise ValueError(
                 f"stop.max_rounds applies to synchronous servers; {self.server.algorithm} counts "
                 "versions: use stop.max_versions"
             )
         if isinstance(self.server, FedAvgConfig):
-            bound = "the graph's clients"
-            _at_most("server.min_clients", self.server.min_clients, bound, clients)
-            _at_most("server.clients_per_round", self.server.clients_per_round, bound, clients)
-            _at_most("server.min_updates", self.server.min_updates, bound, clients)
+            bound, count = self._server_children()
+            _at_most("server.min_clients", self.server.min_clients, bound, count)
+            _at_most("server.clients_per_round", self.server.clients_per_round, bound, count)
+            _at_most("server.min_updates", self.server.min_updates, bound, count)
         self._check_lost_work_is_recovered()
         natural = isinstance(self.data, SyntheticDataSpec) and self.data.partition.kind == "natural"
         if natural and self.data.num_users != clients:  # type: ignore[union-attr]
@@ -112,6 +143,39 @@ class RunSpec(_Spec):
                 "with the natural partition (one client per user)"
             )
         return self
+
+    def algorithm(self) -> str:
+        """The run's algorithm in a few words: `fedavg`, `fedavg + hierfavg edges`, `dpsgd`."""
+        if self.peer is not None:
+            return self.peer.algorithm
+        name = self.server.algorithm if self.server is not None else "?"
+        return f"{name} + {self.scheduler.mode} edges" if self.scheduler is not None else name
+
+    def _check_roles_have_tables(self) -> None:
+        """Each role the graph has needs its table; a table for a role it lacks is a mistake."""
+        graph = self.graph.build()
+        needs = {
+            "server": graph.count("server") > 0,
+            "scheduler": graph.count("scheduler") > 0,
+            "peer": graph.count("peer") > 0,
+        }
+        for table, needed in needs.items():
+            given = getattr(self, table) is not None
+            if needed and not given:
+                raise ValueError(f"the graph has {table} nodes: add a [{table}] table")
+            if given and not needed:
+                raise ValueError(
+                    f"[{table}] is set but the graph ({self.graph.template}) has no {table} nodes"
+                )
+
+    def _server_children(self) -> tuple[str, int]:
+        """What a FedAvg server's client counts are bounded by: its children, or
+        every client when relays pass them through."""
+        graph = self.graph.build()
+        root = graph.root()
+        if isinstance(self.scheduler, RelayConfig) or root is None:
+            return "the graph's clients", self.graph.learner_count()
+        return "the server's children in the graph", len(graph.children_of(root))
 
     def _check_lost_work_is_recovered(self) -> None:
         availability = self.behaviour.availability

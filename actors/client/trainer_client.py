@@ -30,22 +30,31 @@ class TrainerClient(Actor):
 
     @handler
     async def on_task(self, task: Task, sender: str) -> None:
-        started = self.clock.now()
-        plan = self.behaviour.plan(started, self.trainer.num_samples, task.epochs, task.deadline_s)
-        if plan.drop:
-            self.metrics.record("task_dropped", task=task.task_id, version=task.version, reason=plan.reason)
-            return
-        epochs = plan.epochs if plan.epochs is not None else task.epochs
-        weights, result = await self.compute(self.trainer.fit, task.weights, epochs)
-        compute_s = await self._take_planned_time(started, plan)
+        weights, epochs, losses = task.weights, task.epochs, []
+        num_samples, compute_s = 0, 0.0
+        for _ in range(max(1, task.rounds)):
+            now = self.clock.now()
+            plan = self.behaviour.plan(now, self.trainer.num_samples, task.epochs, task.deadline_s)
+            if plan.drop:
+                self.metrics.record(
+                    "task_dropped", task=task.task_id, version=task.version, reason=plan.reason
+                )
+                return
+            epochs = plan.epochs if plan.epochs is not None else task.epochs
+            weights, result = await self.compute(self.trainer.fit, weights, epochs)
+            compute_s += await self._take_planned_time(now, plan)
+            losses.append(result.mean_loss)
+            num_samples = result.num_samples
         payload = sub(weights, task.weights) if task.want_delta else weights
+        loss = sum(losses) / len(losses)
         self.tasks_done += 1
         self.metrics.record(
             "task_trained",
             task=task.task_id,
             version=task.version,
             epochs=epochs,
-            loss=result.mean_loss,
+            rounds=task.rounds,
+            loss=loss,
             compute_s=compute_s,
             bytes=tree_nbytes(payload),
         )
@@ -54,8 +63,8 @@ class TrainerClient(Actor):
             base_version=task.version,
             weights=payload,
             is_delta=task.want_delta,
-            num_samples=result.num_samples,
-            loss=result.mean_loss,
+            num_samples=num_samples,
+            loss=loss,
             compute_s=compute_s,
         )
         await self.send(sender, update)

@@ -15,14 +15,17 @@ import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from actors.actor import Actor, handler
 from actors.client.local_sgd import Evaluation
-from actors.codec import tree_nbytes
-from actors.errors import FedActorsError
-from actors.protocol import Done, Join, Leave, Task, Update
+from actors.codec import build_message, tree_nbytes
+from actors.errors import DecodeError, FedActorsError
+from actors.messages import Message
+from actors.protocol import Done, Join, Leave, Relayed, Task, Update
 from actors.server.stop import StopConfig
-from actors.statedict import StateDict, StateDictMismatchError, add, check_same_keys_and_shapes
+from actors.server.validation import UpdateValidator, ValidationConfig
+from actors.statedict import StateDict, add
 
 Evaluator = Callable[[StateDict], Evaluation]
 
@@ -33,17 +36,21 @@ class ServerDeps:
 
     Attributes:
         evaluator: scores the global model on the held-out test set (None: never).
-        stop: the stopping rule.
+        stop: the stopping rule (None: the run's end comes from elsewhere, as
+            for a scheduler, which stops when its parent says).
         seed: seeds the server's own random choices (client sampling).
         recorder: actor told `Done` when the run ends (None: nobody).
         eval_every: evaluate the global model every this many versions.
+        expected_clients: the only actors whose `Join` and `Update` are taken
+            (the server's children in the topology); None: anyone's.
     """
 
     evaluator: Evaluator | None
-    stop: StopConfig
+    stop: StopConfig | None
     seed: int = 0
     recorder: str | None = None
     eval_every: int = 1
+    expected_clients: frozenset[str] | None = None
 
 
 class ServerActor(Actor):
@@ -59,6 +66,7 @@ class ServerActor(Actor):
         self.done = False
         self.dropped = 0
         self.last_accuracy: float | None = None
+        self.via: dict[str, str] = {}  # child -> the relay its messages come through
         self._task_ids = itertools.count(1)
         self._started_at = 0.0
 
@@ -82,6 +90,14 @@ class ServerActor(Actor):
 
     @handler
     async def on_join(self, msg: Join, sender: str) -> None:
+        refused = self.validator.sender_rejection(sender)
+        if refused is not None:  # not a child of ours: neither a client nor given work
+            self.validator.report(self.log, sender, refused)
+            self.dropped += 1
+            self.metrics.record(
+                "update_dropped", client=sender, version=self.version, reason=refused.reason, kind=msg.kind
+            )
+            return
         self.clients[sender] = msg.num_samples
         self.metrics.record("client_joined", client=sender, num_samples=msg.num_samples)
         if not self.done:
@@ -98,6 +114,30 @@ class ServerActor(Actor):
         del self.in_flight[sender]
         await self.update_arrived(sender, msg, msg.weights)
 
+    @handler
+    async def on_relayed(self, msg: Relayed, sender: str) -> None:
+        """A child's `Join` or `Update` that came through relay `sender`: handled as the child's."""
+        try:
+            inner = build_message(msg.body_kind, msg.body)
+        except DecodeError as exc:
+            self.log.warning("relayed_message_dropped", relay=sender, child=msg.child, reason=str(exc))
+            return
+        if isinstance(inner, Join):
+            self.via[msg.child] = sender
+            await self.on_join(inner, msg.child)
+        elif isinstance(inner, Update) and self.via.get(msg.child) == sender:
+            await self.on_update(inner, msg.child)
+        else:
+            self.log.warning("relayed_message_dropped", relay=sender, child=msg.child, kind=msg.body_kind)
+
+    async def send_child(self, child: str, msg: Message) -> None:
+        """Send `msg` to `child`, through its relay if it joined through one."""
+        relay = self.via.get(child)
+        if relay is None:
+            await self.send(child, msg)
+        else:
+            await self.send(relay, Relayed(child, msg.kind, msg.to_fields()))
+
     # -- what algorithms call ----------------------------------------------------
 
     async def send_task(
@@ -107,6 +147,7 @@ class ServerActor(Actor):
         want_delta: bool,
         timeout_s: float | None = None,
         deadline_s: float | None = None,
+        rounds: int = 1,
     ) -> None:
         """Hand `client` the current model to train.
 
@@ -114,11 +155,13 @@ class ServerActor(Actor):
             timeout_s: if no update comes within this, the task is lost: recorded
                 as `task_expired` and `task_lost` is called.
             deadline_s: passed to the client (partial work that fits in it).
+            rounds: local rounds the client does before it replies.
         """
         task_id = next(self._task_ids)
         self.in_flight[client] = task_id
         try:
-            await self.send(client, Task(task_id, self.version, self.params, want_delta, None, deadline_s))
+            task = Task(task_id, self.version, self.params, want_delta, None, deadline_s, rounds)
+            await self.send_child(client, task)
         except FedActorsError as exc:
             del self.in_flight[client]
             self.log.warning("task_not_sent", client=client, reason=str(exc))
@@ -189,6 +232,8 @@ class ServerActor(Actor):
         self.metrics.record("model_updated", version=self.version, contributors=contributors)
         if self.version % self.deps.eval_every == 0:
             await self.evaluate()
+        if self.deps.stop is None:
+            return
         reason = self.deps.stop.reason(self.version, self.clock.now() - self._started_at, self.last_accuracy)
         if reason is not None:
             await self.finish(reason)
@@ -210,20 +255,21 @@ class ServerActor(Actor):
             await self.send(self.deps.recorder, Done(reason, self.version))
         for client in self.clients:
             try:
-                await self.send(client, Leave(reason))
+                await self.send_child(client, Leave(reason))
             except FedActorsError as exc:
                 self.log.debug("leave_not_sent", client=client, reason=str(exc))
 
+    @cached_property
+    def validator(self) -> UpdateValidator:
+        """The checks every update passes (made on first use: algorithms set `config` after `__init__`)."""
+        config = getattr(getattr(self, "config", None), "validation", None)
+        return UpdateValidator(config or ValidationConfig(), self.deps.expected_clients)
+
     def _rejection(self, sender: str, update: Update) -> str | None:
-        if self.in_flight.get(sender) != update.task_id:
-            return "unknown_task"
-        if update.base_version > self.version:
-            return "future_version"
-        if not isinstance(update.weights, dict):
-            return "not_a_state_dict"
-        try:
-            check_same_keys_and_shapes(self.params, update.weights, who=f"update from {sender!r}")
-        except StateDictMismatchError as exc:
-            self.log.warning("update_rejected", client=sender, reason=str(exc))
-            return "shape_mismatch"
-        return None
+        in_flight = self.in_flight.get(sender)
+        rejection = self.validator.check(sender, update, in_flight, self.params, self.version)
+        if rejection is None:
+            self.validator.remember(update.task_id)
+            return None
+        self.validator.report(self.log, sender, rejection)
+        return rejection.reason

@@ -1,0 +1,141 @@
+"""Asynchronous edge: the group runs FedAsync or FedBuff; the edge reports up on its own schedule.
+
+The edge scheduler is a FedAsync or FedBuff server for its group with an
+edge-level version counter, so client staleness is measured against the
+edge model (and recorded by the edge), while the parent measures the edge's
+staleness against the global model: staleness is tracked per level.
+
+    first task from the parent   adopt its model; hand the group work
+    every `push_every` edge versions (from the group's updates; a rebase
+    does not count), while a parent task is open
+                                 reply with the edge model (or its delta from
+                                 the task's weights, if the parent wants deltas)
+    next task from the parent    rebase: x_edge ← x_parent + (x_edge − x_pushed),
+                                 keeping what the group learned since the push
+
+No update is lost by the rebase: progress made after a push travels up with
+the next push.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from actors.protocol import Task, Update
+from actors.scheduler.uplink import Uplink
+from actors.server.asynchronous import AsyncServer
+from actors.server.base import ServerDeps
+from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
+from actors.server.fedbuff import FedBuffConfig, FedBuffServer
+from actors.statedict import StateDict, add, sub
+
+EdgeAlgorithm = Annotated[FedAsyncConfig | FedBuffConfig, Field(discriminator="algorithm")]
+
+
+class AsyncEdgeConfig(BaseModel):
+    """An asynchronous edge scheduler.
+
+    Attributes:
+        edge: the algorithm its group runs (FedAsync or FedBuff and their settings).
+        push_every: edge versions between reports to the parent.
+        min_clients: children that must join before the scheduler joins its
+            parent (default: every child the graph gives it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["async"] = "async"
+    edge: EdgeAlgorithm = Field(default_factory=FedBuffConfig)
+    push_every: int = Field(default=5, gt=0)
+    min_clients: int | None = Field(default=None, gt=0)
+
+
+class AsyncEdge(Uplink, AsyncServer):
+    """The edge half, mixed into FedAsync or FedBuff (see the module docstring)."""
+
+    push_every: int
+    _open_task: Task | None
+    _pushed: StateDict | None
+    _since_push: int
+    _has_model: bool
+    _losses: list[float]
+
+    def init_edge(self, config: AsyncEdgeConfig, parent: str, group_size: int) -> None:
+        self.init_uplink(parent, config.min_clients or group_size)
+        self.push_every = config.push_every
+        self._open_task, self._pushed, self._since_push = None, None, 0
+        self._has_model = False
+        self._losses = []
+        self._task_received_at = 0.0
+
+    async def client_joined(self, client: str) -> None:
+        if self._has_model:
+            await super().client_joined(client)
+        await self.join_parent_when_ready()
+
+    async def parent_task(self, task: Task) -> None:
+        self._task_received_at = self.clock.now()
+        if not self._has_model:
+            self.params, self._has_model = task.weights, True
+            self.metrics.record("edge_started", parent_version=task.version)
+            self._open_task = task
+            for client in sorted(self.clients):
+                if self.has_free_slot(self.config.concurrency):
+                    await super().client_joined(client)
+            return
+        assert self._pushed is not None
+        self.params = add(task.weights, sub(self.params, self._pushed))
+        self.version += 1
+        self.metrics.record("edge_rebased", version=self.version, parent_version=task.version)
+        self._open_task = task
+        await self._push_when_due()
+
+    async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
+        self._losses.append(update.loss)
+        await super().update_arrived(client, update, weights)
+
+    async def new_version(self, params: StateDict, contributors: int) -> None:
+        """An edge version: recorded as `edge_updated`; no evaluation, no stopping rule."""
+        self.params = params
+        self.version += 1
+        self._since_push += 1
+        self.metrics.record("edge_updated", version=self.version, contributors=contributors)
+        await self._push_when_due()
+
+    async def _push_when_due(self) -> None:
+        task = self._open_task
+        if task is None or self._since_push < self.push_every:
+            return
+        payload = sub(self.params, task.weights) if task.want_delta else self.params
+        loss = sum(self._losses) / len(self._losses) if self._losses else 0.0
+        update = Update(
+            task.task_id, task.version, payload, task.want_delta, sum(self.clients.values()),
+            loss, self.clock.now() - self._task_received_at,
+        )  # fmt: skip
+        self._open_task, self._pushed, self._since_push, self._losses = None, self.params, 0, []
+        self.metrics.record("edge_pushed", version=self.version, parent_version=task.version)
+        await self.send(self.parent, update)
+
+
+class FedAsyncEdge(AsyncEdge, FedAsyncServer):
+    """An edge scheduler whose group runs FedAsync."""
+
+    def __init__(
+        self, config: AsyncEdgeConfig, initial: StateDict, deps: ServerDeps, parent: str, group_size: int
+    ) -> None:
+        assert isinstance(config.edge, FedAsyncConfig)
+        FedAsyncServer.__init__(self, config.edge, initial, deps)
+        self.init_edge(config, parent, group_size)
+
+
+class FedBuffEdge(AsyncEdge, FedBuffServer):
+    """An edge scheduler whose group runs FedBuff."""
+
+    def __init__(
+        self, config: AsyncEdgeConfig, initial: StateDict, deps: ServerDeps, parent: str, group_size: int
+    ) -> None:
+        assert isinstance(config.edge, FedBuffConfig)
+        FedBuffServer.__init__(self, config.edge, initial, deps)
+        self.init_edge(config, parent, group_size)
