@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     for add in (_add_run, _add_plot, _add_sweep, _add_validate, _add_topology, _add_node):
         add(commands)
+    for add in (_add_launch, _add_keys):
+        add(commands)
     return parser
 
 
@@ -97,23 +99,63 @@ def _add_topology(commands: Any) -> None:
 
 def _add_node(commands: Any) -> None:
     node = commands.add_parser("node", help="run one node process of a launched run (used by launchers)")
-    node.add_argument("spec", type=Path, help="the resolved topology JSON in the run directory")
+    node.add_argument("spec", help="the run's resolved topology JSON, or - to read it from stdin")
     node.add_argument("--node-id", required=True)
     node.add_argument("--coordinator", required=True, help="the launcher's endpoint")
     node.add_argument("--bind", default="tcp://127.0.0.1:*")
     node.add_argument("--advertise", help="host name peers should dial instead of the bound address")
     node.add_argument("--die-with-parent", action="store_true", help="exit when the launcher dies")
+    node.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin ends (remote nodes)")
+    node.add_argument("--run-label", help="ignored: marks the run's processes in process lists")
     node.set_defaults(func=_cmd_node)
+
+
+def _add_launch(commands: Any) -> None:
+    launch = commands.add_parser("launch", help="run a topology's node processes on hosts (ssh, slurm)")
+    launch.add_argument("file", type=Path, help="the topology TOML file")
+    launch.add_argument("--hosts", type=Path, help="the hosts file (default: local processes, as `run`)")
+    launch.add_argument("--dry-run", action="store_true", help="print host -> node -> actors and exit")
+    launch.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
+    launch.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="as for `run`"
+    )
+    launch.set_defaults(func=_cmd_launch)
+
+
+def _add_keys(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="make CURVE key pairs for encrypted, authenticated runs")
+    actions = keys.add_subparsers(required=True, metavar="ACTION")
+    new = actions.add_parser("new", help="write NAME.key (public) and NAME.key_secret (0600)")
+    new.add_argument("name", help="the key pair's name, e.g. run, launcher, or a host's name")
+    new.add_argument("--dir", type=Path, default=Path("keys"), help="where to write them (default: keys)")
+    new.set_defaults(func=_cmd_keys_new)
+
+
+def _cmd_keys_new(args: argparse.Namespace) -> int:
+    from actors.errors import KeyFileError
+    from launcher.keys import new_keys
+
+    try:
+        public, secret = new_keys(args.name, args.dir)
+    except (KeyFileError, ValueError) as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote {public} (public: give it to every node's keys directory)")
+    print(f"wrote {secret} (secret, mode 0600: keep it on the machine that uses it)")
+    return 0
 
 
 def _load_or_report(path: Path, overrides: Sequence[str] = ()):  # type: ignore[no-untyped-def]
     """The validated spec and its data check, or None after printing why not."""
+    from actors.errors import KeyFileError
+    from launcher.keys import check_keys
     from sims.build import NodeBuilder
 
     try:
         spec = load_topology(path, overrides)
         NodeBuilder(spec)  # builds the data split once: a bad dataset is refused before any process starts
-    except (TopologyError, SimError) as exc:
+        check_keys(spec.security)
+    except (TopologyError, SimError, KeyFileError) as exc:
         print(f"fedactors: {exc}", file=sys.stderr)
         return None
     return spec
@@ -157,7 +199,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     spec = _load_or_report(args.file)
     if spec is None:
         return EXIT_BAD_INPUT
-    kind = f"{spec.server.algorithm}, {spec.graph.template}, {spec.placement.processes} processes"
+    kind = f"{spec.algorithm()}, {spec.graph.template}, {spec.placement.processes} processes"
     print(f"{args.file}: ok ({kind})")
     return 0
 
@@ -183,6 +225,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from launcher.errors import LauncherError
+    from launcher.launch import format_plan, launch_run, plan_launch
+    from launcher.run import default_run_dir
+
+    spec = _load_or_report(args.file, args.overrides)
+    if spec is None:
+        return EXIT_BAD_INPUT
+    try:
+        plan = plan_launch(spec, args.hosts)
+    except LauncherError as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        print(format_plan(spec, plan))
+        return 0
+    result = asyncio.run(launch_run(spec, args.file, args.out or default_run_dir(spec), plan))
+    summary = result.summary
+    print(
+        f"{spec.name}: {result.reason} after {summary['versions']} versions, "
+        f"final accuracy {summary['final_accuracy']}, wall {summary['wall_time_s']:.1f} s -> {result.run_dir}"
+    )
+    return result.exit_code
+
+
 def _cmd_topology_show(args: argparse.Namespace) -> int:
     from topologies.show import show_topology
 
@@ -195,12 +262,16 @@ def _cmd_topology_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_node(args: argparse.Namespace) -> int:
-    from launcher.node_main import serve_node
+    from launcher.node_main import announce_pid, exit_on_stdin_eof, read_spec, serve_node
     from launcher.processes import die_with_parent
 
+    announce_pid()
     if args.die_with_parent:
         die_with_parent(os.getppid())
-    run_process(serve_node(args.spec, args.node_id, args.coordinator, args.bind, args.advertise))
+    spec = read_spec(args.spec)
+    if args.exit_on_stdin_eof:
+        exit_on_stdin_eof()
+    run_process(serve_node(spec, args.node_id, args.coordinator, args.bind, args.advertise))
     return 0
 
 

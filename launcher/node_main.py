@@ -3,10 +3,18 @@
 It rebuilds the run's graph and placement from the topology, builds only its
 own actors, binds an ephemeral port, and meets the others through the
 launcher's coordinator (the only address it is given).
+
+Started by a remote backend, it reads the topology from the first line of its
+stdin (`SPEC` is `-`) and exits when the rest of stdin ends: the launcher
+closed it, or the connection carrying it dropped.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import torch
@@ -15,6 +23,7 @@ from actors.clock import WallClock
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
+from launcher.keys import node_zmq_config
 from launcher.rendezvous import COORDINATOR, NodeAgent, agent_name
 from sims.build import NodeBuilder
 from sims.recorder import RECORDER
@@ -22,16 +31,46 @@ from topologies.placement import plan_processes
 from topologies.spec import RunSpec
 
 LAUNCHER_NODE = "launcher"
+STDIN_EOF_GRACE_S = 10.0  # after stdin ends: SIGTERM, then SIGKILL this long after if still alive
+
+
+def announce_pid() -> None:
+    """Print `NODE_PID_MARKER<pid>`: how a launcher learns the pid to signal on a remote host."""
+    from launcher.processes import NODE_PID_MARKER
+
+    print(f"{NODE_PID_MARKER}{os.getpid()}", file=sys.stderr, flush=True)
+
+
+def read_spec(source: str) -> RunSpec:
+    """The resolved topology from a file, or from the first line of stdin when `source` is `-`."""
+    text = sys.stdin.readline() if source == "-" else Path(source).read_text(encoding="utf-8")
+    return RunSpec.model_validate_json(text)
+
+
+def exit_on_stdin_eof(grace_s: float = STDIN_EOF_GRACE_S) -> None:
+    """Watch stdin in a daemon thread: at its end SIGTERM this process (the node stops
+    cleanly), and SIGKILL it `grace_s` later if it is still there."""
+
+    def watch() -> None:
+        # the raw descriptor, not sys.stdin: a thread blocked inside a buffered
+        # reader holds its lock, and interpreter shutdown aborts on that lock
+        while os.read(sys.stdin.fileno(), 65536):
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+        threading.Event().wait(grace_s)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="stdin-eof", daemon=True).start()
 
 
 async def serve_node(
-    spec_path: Path,
+    spec: RunSpec | Path,
     node_id: str,
     coordinator: str,
     bind: str = "tcp://127.0.0.1:*",
     advertise: str | None = None,
 ) -> None:
-    """Run node `node_id` of the run in `spec_path` until the launcher says stop.
+    """Run node `node_id` of the run `spec` (or the topology JSON at that path) until the launcher says stop.
 
     Raises:
         KeyError: the placement has no node `node_id`.
@@ -39,13 +78,14 @@ async def serve_node(
     # Several node processes share a few cores: one intra-op thread each avoids
     # oversubscription, which costs far more than it gains on small models.
     torch.set_num_threads(1)
-    spec = RunSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))  # noqa: ASYNC240 - before the node runs
+    if isinstance(spec, Path):
+        spec = RunSpec.model_validate_json(spec.read_text(encoding="utf-8"))  # noqa: ASYNC240 - before the node runs
     builder = NodeBuilder(spec, recorder=RECORDER)
     plan = {p.node_id: p for p in plan_processes(spec, builder.graph)}[node_id]
     reporter = Reporter(RECORDER)
     node = Node(
         node_id,
-        ZmqTransport(node_id, bind),
+        ZmqTransport(node_id, bind, node_zmq_config(spec.security, node_id)),
         clock=WallClock(spec.placement.time_scale),
         config=NodeConfig(compute="thread"),
         sink=reporter,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 TAIL_LINES = 20
 STOP_GRACE_S = 10.0  # a node flushes its events and closes sockets well within this
+NODE_PID_MARKER = "fedactors-node-pid="  # a node's first stderr line: its pid where it runs
 _PR_SET_PDEATHSIG = 1
 
 
@@ -30,6 +31,9 @@ class NodeProcess:
         node_id: the node it runs.
         command: the command line it was started with.
         host: where it runs ("localhost" for the local backend).
+        proc: the local child: the node itself, or the client (ssh, srun) that runs it.
+        remote_pid: the node's pid on its host, once it printed `NODE_PID_MARKER`.
+        pid_known: set when `remote_pid` is.
     """
 
     node_id: str
@@ -38,6 +42,17 @@ class NodeProcess:
     host: str = "localhost"
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     pump: asyncio.Task[None] | None = None
+    remote_pid: int | None = None
+    pid_known: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    def close_stdin(self) -> None:
+        """Close the child's stdin: a node started with `--exit-on-stdin-eof` then stops."""
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
 
     def describe_failure(self) -> str:
         """Host, command, exit code and the tail of stderr, for the user."""
@@ -49,15 +64,36 @@ class NodeProcess:
 
 
 async def start_process(
-    node_id: str, command: list[str], log_dir: Path, echo: Callable[[str], None], host: str = "localhost"
+    node_id: str,
+    command: list[str],
+    log_dir: Path,
+    echo: Callable[[str], None],
+    host: str = "localhost",
+    *,
+    stdin: bytes | None = None,
+    new_session: bool = False,
 ) -> NodeProcess:
-    """Start `command` with its stderr streamed to `echo` and to `log_dir/<node_id>.log`."""
+    """Start `command` with its stderr streamed to `echo` and to `log_dir/<node_id>.log`.
+
+    Args:
+        stdin: written to the child's stdin, which then stays open until
+            `close_stdin` (or this process's death) closes it; None: no stdin.
+        new_session: start it in its own session, so that a terminal's Ctrl-C
+            reaches only the launcher, which then stops it in order.
+
+    Raises:
+        OSError: the command cannot be executed (e.g. the binary is missing).
+    """
     proc = await asyncio.create_subprocess_exec(
         *command,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=new_session,
     )
+    if stdin is not None:
+        assert proc.stdin is not None
+        proc.stdin.write(stdin)
     node = NodeProcess(node_id, command, proc, host)
     node.pump = asyncio.create_task(_pump(node, log_dir / f"{node_id}.log", echo), name=f"pump-{node_id}")
     return node
@@ -69,7 +105,14 @@ async def _pump(node: NodeProcess, log_path: Path, echo: Callable[[str], None]) 
         async for raw in node.proc.stderr:
             line = raw.decode(errors="replace").rstrip()
             log.write(line + "\n")
-            node.tail.append(line)
+            log.flush()
+            pid = line.removeprefix(NODE_PID_MARKER)
+            if line.startswith(NODE_PID_MARKER) and pid.isdigit() and node.remote_pid is None:
+                node.remote_pid = int(pid)
+                node.pid_known.set()
+                line = f"started (pid {pid})"
+            else:
+                node.tail.append(line)
             echo(f"[{node.host}/{node.node_id}] {line}")
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,20 +24,28 @@ from actors.metrics import Record
 from actors.node import Node
 from actors.protocol import Done
 from actors.transport.zeromq import ZmqTransport
+from launcher.backends.base import Backend, BackendError, NodeLaunch
+from launcher.backends.local import LocalBackend
+from launcher.hosts import HostSpec, HostsSpec
+from launcher.keys import node_zmq_config, with_security_resolved
+from launcher.lifecycle import (
+    EXIT_INTERRUPTED,
+    EXIT_NODE_FAILED,
+    EXIT_OK,
+    EXIT_START_FAILED,
+    Watch,
+    expendable_nodes,
+    supervise,
+)
 from launcher.node_main import LAUNCHER_NODE
-from launcher.processes import NodeProcess, start_process, wait_all
-from launcher.rendezvous import COORDINATOR, Coordinator
+from launcher.processes import NodeProcess
+from launcher.rendezvous import COORDINATOR, Coordinator, advertised
 from sims.build import build_graph
 from sims.recorder import RECORDER, Recorder
 from sims.results import write_results
 from sims.simulate import simulate
-from topologies.placement import plan_processes
+from topologies.placement import NodePlan, plan_processes
 from topologies.spec import RunSpec
-
-EXIT_OK = 0
-EXIT_NODE_FAILED = 1
-EXIT_INTERRUPTED = 130
-RENDEZVOUS_TIMEOUT_S = 120.0  # a node imports torch and builds its data before it registers
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,8 @@ class RunResult:
 
     Attributes:
         run_dir: where its files are.
-        exit_code: 0 finished, 1 a node failed, 130 interrupted.
+        exit_code: see `launcher.lifecycle` (0 finished, 1 a needed node died,
+            3 finished without some nodes, 4 a node failed to start, 130 interrupted).
         reason: the stopping rule that fired, or what went wrong.
         summary: the contents of `summary.json`.
     """
@@ -108,114 +117,105 @@ def run_sim(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
 
 async def run_local(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
     """Run the topology as node processes on this machine (see the module docstring)."""
+    spec = with_security_resolved(spec, all_hosts_local=True)
     prepare_run_dir(spec, source, run_dir)
-    plans = plan_processes(spec, build_graph(spec))
+    graph = build_graph(spec)
+    plans = plan_processes(spec, graph)
+    here = HostSpec(name="localhost")
+
+    def launch_for(plan: NodePlan, coordinator: str) -> NodeLaunch:
+        bind = local_bind(spec, run_dir, plan.node_id)
+        return NodeLaunch(
+            plan.node_id, here, run_dir / "topology.json", coordinator, bind, run_label=str(run_dir)
+        )
+
+    site = LauncherSite(local_bind(spec, run_dir, LAUNCHER_NODE), None, launch_for)
+    backend = LocalBackend(HostsSpec(backend="local", hosts={"localhost": {}}))
+    return await run_nodes(spec, run_dir, backend, plans, site, expendable_nodes(spec, graph, plans))
+
+
+@dataclass(frozen=True, slots=True)
+class LauncherSite:
+    """Where the launcher listens, and how each node is told to meet it.
+
+    Attributes:
+        bind: the launcher node's bind address (`tcp://ADDR:*` or `ipc://PATH`).
+        dial: the host nodes dial instead of the bound one (None: as bound).
+        launch_for: the `NodeLaunch` of a plan, given the coordinator's endpoint.
+    """
+
+    bind: str
+    dial: str | None
+    launch_for: Callable[[NodePlan, str], NodeLaunch]
+
+
+async def run_nodes(
+    spec: RunSpec,
+    run_dir: Path,
+    backend: Backend,
+    plans: list[NodePlan],
+    site: LauncherSite,
+    expendable: set[str],
+) -> RunResult:
+    """Run `plans` through `backend` with the coordinator and recorder in this process.
+
+    The run directory must be prepared (`prepare_run_dir`) with the spec the nodes read.
+    """
     progress = _Progress(spec)
     recorder = Recorder(run_dir / "events.jsonl", progress.on_record, progress.on_done)
-    node = Node(
-        LAUNCHER_NODE, ZmqTransport(LAUNCHER_NODE, _bind(spec, run_dir, LAUNCHER_NODE)), sink=recorder
-    )
+    transport = ZmqTransport(LAUNCHER_NODE, site.bind, node_zmq_config(spec.security, LAUNCHER_NODE))
+    node = Node(LAUNCHER_NODE, transport, sink=recorder)
     node.spawn(recorder, RECORDER)
     serving = asyncio.create_task(node.run(), name="launcher-node")
     nodes: list[NodeProcess] = []
     try:
         await node.wait_started()
-        started = asyncio.Event()
-
-        def on_started() -> None:
-            started.set()
-            progress.echo(f"run started: {len(plans)} node processes, events in {run_dir / 'events.jsonl'}")
-
-        coordinator = Coordinator([p.node_id for p in plans], node.transport.endpoint, on_started)  # type: ignore[union-attr]
+        assert node.transport is not None
+        watch = Watch(progress.done, asyncio.Event(), expendable, progress.echo)
+        ids = [p.node_id for p in plans]
+        coordinator = Coordinator(ids, node.transport.endpoint, _on_started(watch, plans, run_dir))
         node.spawn(coordinator, COORDINATOR)
-        for plan in plans:
-            command = _node_command(run_dir, plan.node_id, node.transport.endpoint, spec)  # type: ignore[union-attr]
-            nodes.append(await start_process(plan.node_id, command, run_dir / "logs", progress.echo))
-        exit_code, reason = await _supervise(nodes, progress, started)
-        await coordinator.shutdown_all(reason)
-        await wait_all(nodes)
+        endpoint = advertised(node.transport.endpoint, site.dial)
+        launches = [site.launch_for(p, endpoint) for p in plans]
+        exit_code, reason = await _start_all(backend, launches, run_dir, progress, nodes)
+        if exit_code is None:
+            exit_code, reason = await supervise(nodes, watch)
+        await coordinator.shutdown_all(reason or progress.reason)
+        await backend.stop(nodes)
     finally:
-        await wait_all(nodes, timeout_s=2.0)
+        await backend.stop(nodes, grace_s=2.0)
         node.stop()
         await serving
         recorder.close()
         progress.bar.close()
     summary = write_results(run_dir, spec.name, spec.stop.target_accuracy)
-    return RunResult(run_dir, exit_code, reason, summary)
+    return RunResult(run_dir, exit_code, reason or progress.reason, summary)
 
 
-async def _supervise(
-    nodes: list[NodeProcess], progress: _Progress, started: asyncio.Event
-) -> tuple[int, str]:
-    """Wait for the end of the run: done, a node's death, Ctrl-C, or a failed start."""
-    interrupted = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    loop.add_signal_handler(signal.SIGTERM, interrupted.set)
-    waits = {
-        asyncio.create_task(progress.done.wait()): "done",
-        asyncio.create_task(interrupted.wait()): "interrupted",
-        asyncio.create_task(_first_exit(nodes)): "node_exited",
-        asyncio.create_task(_start_deadline(started)): "start_timeout",
-    }
-    try:
-        finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in waits:
-            task.cancel()
-        await asyncio.gather(*waits, return_exceptions=True)
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
-    what = waits[finished.pop()]
-    if what == "done":
-        return EXIT_OK, progress.reason
-    if what == "interrupted":
-        progress.echo("interrupted: stopping every node")
-        return EXIT_INTERRUPTED, "interrupted"
-    if what == "start_timeout":
-        progress.echo(f"nodes did not all register within {RENDEZVOUS_TIMEOUT_S} s")
-        return EXIT_NODE_FAILED, "start_timeout"
-    dead = next(n for n in nodes if n.proc.returncode is not None)
-    progress.echo(dead.describe_failure())
-    return EXIT_NODE_FAILED, f"node {dead.node_id} exited with code {dead.proc.returncode}"
+def _on_started(watch: Watch, plans: list[NodePlan], run_dir: Path) -> Callable[[], None]:
+    def on_started() -> None:
+        watch.started.set()
+        hosts = len({p.host for p in plans})
+        events = run_dir / "events.jsonl"
+        watch.echo(f"run started: {len(plans)} node processes on {hosts} host(s), events in {events}")
+
+    return on_started
 
 
-async def _first_exit(nodes: list[NodeProcess]) -> None:
-    waiters = [asyncio.ensure_future(n.proc.wait()) for n in nodes]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+async def _start_all(
+    backend: Backend, launches: list[NodeLaunch], run_dir: Path, progress: _Progress, nodes: list[NodeProcess]
+) -> tuple[int | None, str]:
+    """Start every node into `nodes`; (None, "") or, if one cannot start, the code and reason."""
+    for launch in launches:
+        try:
+            nodes.append(await backend.start(launch, run_dir / "logs", progress.echo))
+        except BackendError as exc:
+            progress.echo(str(exc))
+            return EXIT_START_FAILED, f"start_failed: {exc}"
+    return None, ""
 
 
-async def _start_deadline(started: asyncio.Event) -> None:
-    try:
-        async with asyncio.timeout(RENDEZVOUS_TIMEOUT_S):
-            await started.wait()
-    except TimeoutError:
-        return
-    await asyncio.Future()  # started in time: never the reason the run ends
-
-
-def _bind(spec: RunSpec, run_dir: Path, node_id: str) -> str:
+def local_bind(spec: RunSpec, run_dir: Path, node_id: str) -> str:
     if spec.placement.transport == "ipc":
         return f"ipc://{run_dir.resolve()}/{node_id}.sock"
     return "tcp://127.0.0.1:*"
-
-
-def _node_command(run_dir: Path, node_id: str, coordinator: str, spec: RunSpec) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "launcher.cli",
-        "node",
-        str(run_dir / "topology.json"),
-        "--node-id",
-        node_id,
-        "--coordinator",
-        coordinator,
-        "--bind",
-        _bind(spec, run_dir, node_id),
-        "--die-with-parent",
-    ]

@@ -51,6 +51,7 @@ class Recorder(Actor):
     async def on_events(self, msg: Events, sender: str) -> None:
         for record in msg.records:
             self.emit(record)
+        self._file.flush()  # one write per batch: `tail -f events.jsonl` (and tests) see a run live
 
     @handler
     async def on_run_done(self, msg: Done, sender: str) -> None:

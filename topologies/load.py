@@ -35,14 +35,17 @@ class TopologyFileError(TopologyError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
-        lines = [
-            f"  {source}:{p.line}: {p.field}: {p.message}"
-            if p.line
-            else f"  {source}: {p.field}: {p.message}"
-            for p in problems
-        ]
-        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
-        super().__init__(f"{source}: {count}:\n" + "\n".join(lines))
+        super().__init__(describe_problems(source, problems))
+
+
+def describe_problems(source: str, problems: list[Problem]) -> str:
+    """`FILE: N problems:` then one `FILE:LINE: field: message` line per problem."""
+    lines = [
+        f"  {source}:{p.line}: {p.field}: {p.message}" if p.line else f"  {source}: {p.field}: {p.message}"
+        for p in problems
+    ]
+    count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+    return f"{source}: {count}:\n" + "\n".join(lines)
 
 
 def load_topology(path: str | Path, overrides: Sequence[str] = ()) -> RunSpec:
@@ -73,7 +76,7 @@ def parse_topology(text: str, source: str = "<string>", overrides: Sequence[str]
     try:
         return RunSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = [_problem(error, raw, text) for error in exc.errors()]
+        problems = [problem_of(error, raw, text) for error in exc.errors()]
         problems.sort(key=lambda p: (p.line is None, p.line or 0))
         raise TopologyFileError(source, problems) from exc
 
@@ -107,7 +110,7 @@ def apply_override(raw: dict[str, Any], override: str, source: str = "<string>")
     table[parts[-1]] = value
 
 
-def _problem(error: Any, raw: dict[str, Any], text: str) -> Problem:
+def problem_of(error: Any, raw: dict[str, Any], text: str) -> Problem:
     path = _user_path(error["loc"], raw)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] not in ("missing", "extra_forbidden") and not isinstance(error.get("input"), dict):
