@@ -161,3 +161,17 @@ class PeerUnreachableError(TransportError):
 
 class TransportClosedError(TransportError):
     """The transport was closed by us."""
+
+
+class KeyFileError(TransportError):
+    """A CURVE key file (or key directory) is missing, unreadable or malformed.
+
+    Attributes:
+        path: the file or directory.
+        reason: what is wrong with it, and how to fix it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"key file {path}: {reason}")

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -33,48 +33,18 @@ from actors.errors import (
     FedActorsError,
     MailboxFullError,
     NodeClosedError,
-    RemoteActorError,
 )
+from actors.inbound import Inbound
+from actors.mailbox import Mailbox
 from actors.messages import REPLY, Ack, Envelope, Failure, Message
 from actors.metrics import EventSink, Metrics, NullSink
+from actors.slots import NodeConfig, _Pending, _Slot, failure_to_error
 from actors.transport.base import Transport
 
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
-class NodeConfig:
-    """How a node runs its actors.
-
-    Attributes:
-        mailbox_capacity: messages queued per actor before senders wait.
-        ask_timeout_s: default timeout of `ask`.
-        compute: "inline" runs `Actor.compute` work on the event loop (the
-            simulation needs this for determinism); "thread" runs it on one
-            compute thread per node, so messages keep flowing while a model trains.
-    """
-
-    mailbox_capacity: int = 1000
-    ask_timeout_s: float = 30.0
-    compute: Literal["inline", "thread"] = "inline"
-
-
-@dataclass(eq=False)
-class _Slot:
-    actor: Actor
-    mailbox: asyncio.Queue[Envelope]
-    held: bool = False
-    loop_task: asyncio.Task[None] | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-
-@dataclass(eq=False)
-class _Pending:
-    future: asyncio.Future[Message]
-    receiver: str
-
-
-class Node:
+class Node(Inbound):
     """Hosts actors, routes their messages, and owns every task they start.
 
     Args:
@@ -115,6 +85,7 @@ class Node:
         self._started = asyncio.Event()
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
+        self.dropped: Counter[str] = Counter()  # messages received and dropped, by reason
 
     # -- directory ---------------------------------------------------------------
 
@@ -150,7 +121,7 @@ class Node:
         actor.clock = self.clock
         actor.log = structlog.get_logger("fedactors.actor").bind(node=self.node_id, actor=name)
         actor.metrics = Metrics(self.sink, self.clock, self.node_id, name)
-        slot = _Slot(actor, asyncio.Queue(self.config.mailbox_capacity), held=not start)
+        slot = _Slot(actor, Mailbox(self.config.mailbox_capacity), held=not start)
         self._slots[name] = slot
         if self._tg is not None and start:
             self._launch(slot)
@@ -231,7 +202,7 @@ class Node:
         finally:
             self._pending.pop(corr_id, None)
         if isinstance(body, Failure):
-            raise _failure_to_error(receiver, body)
+            raise failure_to_error(receiver, body)
         return body
 
     async def _route(self, envelope: Envelope) -> None:
@@ -338,9 +309,7 @@ class Node:
         actor = slot.actor
         method = actor._handlers.get(type(envelope.body))
         if method is None:
-            actor.log.warning(
-                "message_dropped", kind=envelope.body.kind, sender=envelope.sender, reason="no handler"
-            )
+            self._count_drop(actor.log, "no handler", kind=envelope.body.kind, sender=envelope.sender)
             if envelope.corr_id:
                 await self._reply(
                     envelope, Failure("UnhandledMessageError", f"no handler for {envelope.body.kind!r}")
@@ -371,32 +340,6 @@ class Node:
             await coro
         except Exception:
             slot.actor.log.exception("hook_failed", hook=hook)
-
-    async def _recv_loop(self) -> None:
-        assert self.transport is not None
-        while True:
-            # As in _actor_loop: hold no reference to a message between receives.
-            await self._accept(await self.transport.recv())
-
-    async def _accept(self, envelope: Envelope) -> None:
-        if envelope.sender and envelope.sender not in self._routes and envelope.sender not in self._slots:
-            self._routes[envelope.sender] = envelope.origin  # learned route: reply to whoever wrote
-        if envelope.is_reply:
-            self._resolve(envelope)
-            return
-        slot = self._slots.get(envelope.receiver)
-        if slot is None:
-            self.log.warning(
-                "message_dropped",
-                kind=envelope.body.kind,
-                receiver=envelope.receiver,
-                origin=envelope.origin,
-                reason="no such actor here",
-            )
-            if envelope.corr_id:
-                await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
-            return
-        await slot.mailbox.put(envelope)
 
     # -- stopping ----------------------------------------------------------------
 
@@ -443,14 +386,6 @@ class Node:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self.log.debug("node_stopped")
-
-
-def _failure_to_error(receiver: str, failure: Failure) -> FedActorsError:
-    if failure.error_type == "ActorStoppedError":
-        return ActorStoppedError(receiver)
-    if failure.error_type == "ActorNotFoundError":
-        return ActorNotFoundError(receiver)
-    return RemoteActorError(receiver, failure.error_type, failure.detail)
 
 
 def run_process(main: Coroutine[Any, Any, R]) -> R:

@@ -23,6 +23,7 @@ from actors.protocol import Update
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
 from actors.server.staleness import ConstantStalenessConfig, StalenessConfig
+from actors.server.validation import ValidationConfig
 from actors.statedict import StateDict, mix
 
 
@@ -37,6 +38,7 @@ class FedAsyncConfig(BaseModel):
         task_timeout_s: a task with no update after this is lost (its client
             dropped out): it is recorded and the work is handed out again.
         eval_every: evaluate the global model every this many versions.
+        validation: the checks every update passes first (`[server.validation]`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,6 +50,7 @@ class FedAsyncConfig(BaseModel):
     concurrency: int | None = Field(default=None, gt=0)
     task_timeout_s: float | None = Field(default=None, gt=0)
     eval_every: int = Field(default=10, gt=0)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
 def mixing_weight(config: FedAsyncConfig, tau: int) -> float:

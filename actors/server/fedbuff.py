@@ -24,6 +24,7 @@ from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
 from actors.server.optimizers import ServerOptimizerConfig, ServerSgdConfig, build_server_optimizer
 from actors.server.staleness import ConstantStalenessConfig, StalenessConfig
+from actors.server.validation import ValidationConfig
 from actors.statedict import StateDict, scale, weighted_mean
 
 
@@ -39,6 +40,7 @@ class FedBuffConfig(BaseModel):
         task_timeout_s: a task with no update after this is lost (its client
             dropped out): it is recorded and the work is handed out again.
         eval_every: evaluate the global model every this many versions.
+        validation: the checks every update passes first (`[server.validation]`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -51,6 +53,7 @@ class FedBuffConfig(BaseModel):
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
     task_timeout_s: float | None = Field(default=None, gt=0)
     eval_every: int = Field(default=1, gt=0)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
 def buffered_delta(deltas: list[StateDict], weights: list[float], buffer_size: int) -> StateDict:

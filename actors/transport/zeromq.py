@@ -15,7 +15,19 @@ Failures this transport handles (and how):
 - peer that restarts under the same id: ROUTER_HANDOVER gives the new connection the id;
 - frames that do not decode: logged with the reason and dropped; the node goes on;
 - frames over `max_frame_bytes`: refused by ZeroMQ itself (ZMQ_MAXMSGSIZE) before
-  they are buffered, and the offending connection is closed.
+  they are buffered, and the offending connection is closed;
+- handshake refused (a CURVE key the peer does not allow, a wrong server key,
+  CURVE on one side only): `PeerUnreachableError` saying why, as soon as the
+  monitor reports it; the endpoint is disconnected so nothing retries behind our back.
+
+CURVE (`ZmqConfig.curve`, see `actors.transport.curve`): options are copied into
+each bound or connected endpoint when `bind`/`connect` is called, so the one
+ROUTER socket binds as a CURVE server and, just before each `connect`, is made a
+CURVE client of that peer's key (`CURVE_SERVERKEY` clears `CURVE_SERVER` until
+it is set again). A ZAP handler on the socket's own context admits a connecting
+peer only if its public key is allowed; ZAP_ENFORCE_DOMAIN makes a missing
+handler refuse everyone rather than admit everyone. Peers that fail the
+handshake never get a routing id, so none of their frames reaches `recv`.
 
 This is the only module that imports zmq.
 """
@@ -23,6 +35,7 @@ This is the only module that imports zmq.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,18 +43,29 @@ from typing import Any
 import structlog
 import zmq
 import zmq.asyncio
+from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
 from actors.codec import DEFAULT_LIMITS, DecodeLimits, decode, encode
 from actors.errors import DecodeError, PeerUnreachableError, TransportClosedError
 from actors.messages import Envelope
 from actors.transport.base import Transport
+from actors.transport.curve import CurveConfig
 
-# One message per peer is ~2 frames for small messages; 10k queued messages per
-# peer bounds a flood to a few MB of headers while never blocking normal FL traffic.
-SEND_HWM = 10_000
-RECV_HWM = 10_000
+# Messages queued per peer, each way. An FL message carries a whole model, so what one
+# peer can make us hold is this many of its messages (1000 updates of 64 KB: 65 MB; with
+# 10k it was 650 MB, see benchmarks/flood.py); a full queue makes its sender wait.
+SEND_HWM = 1_000
+RECV_HWM = 1_000
 _ATTACH_RETRIES = 50  # handshake seen, route not yet attached: retry this many times
+ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by the ZAP spec (RFC 27), one per context
+ZAP_DOMAIN = b"fedactors"
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+_MONITORED = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +78,7 @@ class ZmqConfig:
         send_hwm: messages queued per peer before senders wait.
         recv_hwm: messages queued per peer on receipt before that peer waits.
         limits: what the decoder accepts (frame size, frame count).
+        curve: CURVE keys; None sends plaintext (only for loopback and trusted networks).
     """
 
     connect_timeout_s: float = 10.0
@@ -61,6 +86,25 @@ class ZmqConfig:
     send_hwm: int = SEND_HWM
     recv_hwm: int = RECV_HWM
     limits: DecodeLimits = DEFAULT_LIMITS
+    curve: CurveConfig | None = None
+
+
+def new_curve_key_pair() -> tuple[str, str]:
+    """A fresh CURVE key pair `(public, secret)` as Z85 text."""
+    public, secret = zmq.curve_keypair()
+    return public.decode("ascii"), secret.decode("ascii")
+
+
+def curve_public_key(secret_key: str) -> str:
+    """The public key that belongs to `secret_key` (both Z85).
+
+    Raises:
+        ValueError: `secret_key` is not a Z85 key.
+    """
+    try:
+        return zmq.curve_public(secret_key.encode("ascii")).decode("ascii")
+    except (zmq.ZMQError, UnicodeEncodeError) as exc:
+        raise ValueError(f"not a Z85 CURVE secret key: {exc}") from exc
 
 
 class ZmqTransport(Transport):
@@ -88,6 +132,8 @@ class ZmqTransport(Transport):
         self._monitor: zmq.asyncio.Socket | None = None
         self._handshaken: set[str] = set()
         self._connected: set[str] = set()
+        self._refused: dict[str, str] = {}  # connected endpoint -> why its handshake failed
+        self._zap: _ZapHandler | None = None
         self._monitor_lock = asyncio.Lock()
         self.dropped = 0
         self.log = structlog.get_logger("fedactors.transport").bind(node=node_id)
@@ -107,9 +153,12 @@ class ZmqTransport(Transport):
         sock.setsockopt(zmq.RCVHWM, self.config.recv_hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.config.limits.max_frame_bytes)
         sock.setsockopt(zmq.SNDTIMEO, round(self.config.send_timeout_s * 1000))
-        self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
-        sock.bind(self._bind)
+        self._monitor = sock.get_monitor_socket(_MONITORED)
         self._sock = sock
+        if self.config.curve is not None:
+            self._zap = _ZapHandler(self._ctx, self.config.curve.allowed_clients, self.log)
+            _make_curve_server(sock, self.config.curve)
+        sock.bind(self._bind)
         self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return self._endpoint
 
@@ -148,8 +197,12 @@ class ZmqTransport(Transport):
             except DecodeError as exc:
                 self.dropped += 1
                 self.log.warning("message_dropped", origin=origin, error=type(exc).__name__, reason=str(exc))
+                await asyncio.sleep(0)  # a receive that finds its message waiting never suspends
 
     async def close(self) -> None:
+        if self._zap is not None:
+            self._zap.close()
+            self._zap = None
         if self._sock is not None:
             self._sock.disable_monitor()
             self._sock.close(linger=0)
@@ -185,22 +238,44 @@ class ZmqTransport(Transport):
             await asyncio.sleep(0.001 * (_ATTACH_RETRIES - attach_retries))
             return attach_retries - 1
         if endpoint not in self._connected:
-            try:
-                self._open_socket().connect(endpoint)
-            except zmq.ZMQError as exc:
-                raise PeerUnreachableError(node_id, endpoint, f"cannot connect: {exc.strerror}") from exc
-            self._connected.add(endpoint)
+            self._connect(node_id, endpoint)
         await self._wait_handshake(node_id, endpoint)
         return attach_retries
 
+    def _connect(self, node_id: str, endpoint: str) -> None:
+        sock = self._open_socket()
+        curve = self.config.curve
+        self._refused.pop(endpoint, None)
+        try:
+            if curve is not None:  # this connection (only) is a CURVE client of the peer's key
+                sock.setsockopt(zmq.CURVE_SERVERKEY, curve.server_key(node_id).encode("ascii"))
+            sock.connect(endpoint)
+        except zmq.ZMQError as exc:
+            raise PeerUnreachableError(node_id, endpoint, f"cannot connect: {exc.strerror}") from exc
+        finally:
+            if curve is not None:
+                sock.setsockopt(zmq.CURVE_SERVER, 1)
+        self._connected.add(endpoint)
+
     async def _wait_handshake(self, node_id: str, endpoint: str) -> None:
+        def settled() -> bool:
+            return endpoint in self._handshaken or endpoint in self._refused
+
         try:
             async with asyncio.timeout(self.config.connect_timeout_s):
-                await self._read_monitor_events(until=lambda: endpoint in self._handshaken)
+                await self._read_monitor_events(until=settled)
         except TimeoutError:
             raise PeerUnreachableError(
                 node_id, endpoint, f"no handshake within {self.config.connect_timeout_s} s"
             ) from None
+        if endpoint not in self._handshaken:
+            # ZeroMQ would retry a refused handshake forever; stop it, and start afresh next send.
+            with contextlib.suppress(zmq.ZMQError):  # ENOENT: ZeroMQ already dropped it
+                self._open_socket().disconnect(endpoint)
+            self._connected.discard(endpoint)
+            reason = self._refused.pop(endpoint)
+            self.log.warning("handshake_refused", peer=node_id, endpoint=endpoint, reason=reason)
+            raise PeerUnreachableError(node_id, endpoint, f"handshake refused: {reason}")
 
     async def _drain_monitor(self) -> None:
         async with self._monitor_lock:
@@ -219,5 +294,85 @@ class ZmqTransport(Transport):
         endpoint = event["endpoint"].decode() if isinstance(event["endpoint"], bytes) else event["endpoint"]
         if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._handshaken.add(endpoint)
+            self._refused.pop(endpoint, None)  # a retry got through (the peer came back right)
         elif event["event"] == zmq.EVENT_DISCONNECTED:
             self._handshaken.discard(endpoint)
+        elif event["event"] & _HANDSHAKE_FAILED and endpoint in self._connected:
+            self._refused[endpoint] = _handshake_failure(event["event"], event["value"], self.config.curve)
+
+
+# -- CURVE -----------------------------------------------------------------------
+
+
+def _make_curve_server(sock: zmq.Socket[Any], curve: CurveConfig) -> None:
+    """Make every endpoint bound from now on a CURVE server checked by ZAP."""
+    sock.setsockopt(zmq.CURVE_SERVER, 1)
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, curve.public_key.encode("ascii"))
+    sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret_key.encode("ascii"))
+    sock.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN)
+    sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
+
+
+def _handshake_failure(event: int, value: int, curve: CurveConfig | None) -> str:
+    """Why a handshake failed, in words that say what to check.
+
+    Which side notices first is a race: a peer with another mechanism may be
+    reported as a mismatch or as a closed connection, so both say what we use.
+    """
+    ours = "CURVE" if curve is not None else "plaintext"
+    if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return f"the peer does not allow our CURVE public key (ZAP status {value})"
+    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return f"security mechanism mismatch: we use {ours}, the peer does not"
+    if curve is not None:
+        return "the peer closed the handshake; we use CURVE: does it, and is its key the one we expect?"
+    return "the peer closed the handshake; we use plaintext: does it require CURVE?"
+
+
+class _ZapHandler:
+    """Answers the ZAP requests of one context: admits CURVE clients whose key is allowed.
+
+    It runs as a reader callback on the event loop, not as a task: every answer
+    is a set lookup, and a callback needs no owner to cancel it. ZeroMQ's FD is
+    edge-triggered, so each wake-up drains every queued request.
+
+    Args:
+        ctx: the transport's context (ZAP is per context).
+        allowed: Z85 public keys of the clients to admit.
+        log: where refusals are logged (`peer_refused`, with the key).
+    """
+
+    def __init__(self, ctx: zmq.Context[Any], allowed: frozenset[str], log: Any) -> None:
+        self.allowed = allowed
+        self.log = log
+        self._sock: zmq.Socket[Any] = ctx.socket(zmq.REP, socket_class=zmq.Socket)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.bind(ZAP_ENDPOINT)
+        self._fd = self._sock.getsockopt(zmq.FD)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._fd, self._serve)
+        self._serve()
+
+    def _serve(self) -> None:
+        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            request = self._sock.recv_multipart(zmq.NOBLOCK)
+            self._sock.send_multipart(self._answer(request))
+
+    def _answer(self, request: list[bytes]) -> list[bytes]:
+        """RFC 27: version, id, domain, address, identity, mechanism, credentials."""
+        if len(request) < 6 or request[0] != b"1.0":
+            self.log.warning("zap_request_malformed", frames=len(request))
+            return [b"1.0", request[1] if len(request) > 1 else b"", b"500", b"malformed request", b"", b""]
+        version, request_id, _domain, address, _identity, mechanism = request[:6]
+        key = z85.encode(request[6]).decode("ascii") if mechanism == b"CURVE" and len(request) == 7 else ""
+        if key in self.allowed:
+            self.log.debug("peer_admitted", address=address.decode(errors="replace"), key=key)
+            return [version, request_id, b"200", b"OK", key.encode("ascii"), b""]
+        self.log.warning(
+            "peer_refused", address=address.decode(errors="replace"), mechanism=mechanism.decode(), key=key
+        )
+        return [version, request_id, b"400", b"CURVE key not allowed", b"", b""]
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._fd)
+        self._sock.close(linger=0)

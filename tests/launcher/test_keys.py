@@ -1,0 +1,195 @@
+"""`fedactors keys new`, key files, the `[security]` table, and a whole run over CURVE."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import zmq.auth
+
+from actors.errors import KeyFileError
+from actors.transport.curve import read_allowed_keys, read_public_key
+from launcher.cli import main
+from launcher.keys import load_key_pair, new_keys, node_curve, with_security_resolved
+from topologies.errors import TopologyError
+from topologies.load import load_topology, parse_topology
+from topologies.specs.security import SecuritySpec, curve_enabled
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "topologies" / "examples" / "fedasync.toml"
+
+
+def test_keys_new_writes_a_loadable_pair_whose_secret_only_its_owner_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["keys", "new", "run", "--dir", str(tmp_path / "keys")])
+
+    public_path, secret_path = tmp_path / "keys" / "run.key", tmp_path / "keys" / "run.key_secret"
+    public, secret = load_key_pair(secret_path)
+    assert code == 0
+    assert str(secret_path) in capsys.readouterr().out
+    assert stat.S_IMODE(secret_path.stat().st_mode) == 0o600
+    assert read_public_key(public_path) == public
+    assert "secret-key" not in public_path.read_text()
+    assert zmq.auth.load_certificate(secret_path) == (public.encode(), secret.encode())  # pyzmq's format
+    assert read_allowed_keys(tmp_path / "keys") == {public}
+
+
+def test_keys_new_never_overwrites_a_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    new_keys("run", tmp_path)
+    before = (tmp_path / "run.key_secret").read_text()
+
+    code = main(["keys", "new", "run", "--dir", str(tmp_path)])
+
+    assert code == 2
+    assert f"{tmp_path / 'run.key'}: exists already" in capsys.readouterr().err
+    assert (tmp_path / "run.key_secret").read_text() == before
+
+
+def test_a_missing_key_file_is_a_typed_error_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match="does not exist") as caught:
+        load_key_pair(tmp_path / "nobody.key_secret")
+
+    assert caught.value.path == str(tmp_path / "nobody.key_secret")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: text.replace("public-key", "publik-key"), "has no line public-key"),
+        (lambda text: text.replace('secret-key = "', 'secret-key = "xx'), "secret-key is not 40 Z85"),
+        (lambda text: text.split("    secret-key")[0], "has no secret-key line"),
+        (lambda text: text.replace(text.split('public-key = "')[1][:40], "0" * 40), "does not belong"),
+    ],
+    ids=["no public key", "short secret", "public file given", "mismatched pair"],
+)
+def test_a_malformed_key_file_is_a_typed_error_naming_the_file(tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+    _public_path, secret_path = new_keys("run", tmp_path)
+    secret_path.write_text(damage(secret_path.read_text()))
+
+    with pytest.raises(KeyFileError, match=message) as caught:
+        load_key_pair(secret_path)
+
+    assert caught.value.path == str(secret_path)
+    assert str(secret_path) in str(caught.value)
+
+
+def test_a_secret_key_readable_by_others_is_refused(tmp_path: Path) -> None:
+    _public_path, secret_path = new_keys("run", tmp_path)
+    secret_path.chmod(0o644)
+
+    with pytest.raises(KeyFileError, match=r"readable by others \(mode 644\); run: chmod 600"):
+        load_key_pair(secret_path)
+
+
+def test_an_empty_keys_directory_admits_nobody_and_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match=r"holds no \*.key file") as caught:
+        read_allowed_keys(tmp_path)
+
+    assert caught.value.path == str(tmp_path)
+
+
+# -- the [security] table --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("curve", "all_hosts_local", "on"),
+    [("auto", True, False), ("auto", False, True), (True, True, True), (False, False, False)],
+)
+def test_curve_auto_is_on_exactly_when_a_host_is_not_local(curve, all_hosts_local: bool, on: bool) -> None:  # type: ignore[no-untyped-def]
+    assert curve_enabled(curve, all_hosts_local) is on
+
+
+def test_a_launcher_writes_the_resolved_setting_into_the_spec_its_nodes_read() -> None:
+    spec = load_topology(EXAMPLE)
+
+    local = with_security_resolved(spec, all_hosts_local=True)
+    remote = with_security_resolved(spec, all_hosts_local=False)
+
+    assert spec.security.curve == "auto"
+    assert (local.security.curve, remote.security.curve) == (False, True)
+    assert json.loads(remote.model_dump_json())["security"]["curve"] is True
+
+
+def test_an_unresolved_auto_makes_a_node_fail_closed(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match=r"run\.key_secret"):
+        node_curve(SecuritySpec(keys_dir=tmp_path), "node-0")
+
+
+def test_a_typo_in_the_security_table_is_refused_naming_the_key() -> None:
+    text = EXAMPLE.read_text() + '\n[security]\ncurve = true\nkey_dir = "keys"\n'
+
+    with pytest.raises(TopologyError, match=r"security\.key_dir: unknown key"):
+        parse_topology(text)
+
+
+def test_each_node_uses_its_named_key_and_expects_each_peer_to_prove_its_own(tmp_path: Path) -> None:
+    run_public = read_public_key(new_keys("run", tmp_path)[0])
+    lab_public = read_public_key(new_keys("lab", tmp_path)[0])
+    security = SecuritySpec(curve=True, keys_dir=tmp_path, node_keys={"launcher": "lab"})
+
+    launcher = node_curve(security, "launcher")
+    node = node_curve(security, "node-0")
+
+    assert launcher is not None
+    assert node is not None
+    assert (launcher.public_key, node.public_key) == (lab_public, run_public)
+    assert node.server_key("launcher") == lab_public
+    assert node.server_key("node-1") == run_public
+    assert node.allowed_clients == {run_public, lab_public}
+    assert node_curve(security.model_copy(update={"curve": False}), "node-0") is None
+
+
+def test_validate_refuses_curve_without_keys_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no keys/ here
+    curve_on = tmp_path / "curve.toml"
+    curve_on.write_text(EXAMPLE.read_text() + '\n[security]\ncurve = true\nkeys_dir = "nokeys"\n')
+
+    auto_code = main(["validate", str(EXAMPLE)])
+    curve_code = main(["validate", str(curve_on)])
+
+    assert auto_code == 0  # auto needs no keys on one machine
+    assert curve_code == 2
+    assert "key file nokeys/run.key_secret: does not exist" in capsys.readouterr().err
+
+
+# -- a whole run ---------------------------------------------------------------------------
+
+
+def fedactors(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "launcher.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # real processes; the 2-core CI machine may be busy
+def test_a_run_over_curve_with_a_launcher_key_of_its_own_reaches_its_target(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    for name in ("run", "lab"):
+        assert fedactors("keys", "new", name, "--dir", str(keys)).returncode == 0
+    out = tmp_path / "run"
+
+    result = fedactors(
+        "run", str(EXAMPLE), "--out", str(out),
+        "--set", "security.curve=true",
+        "--set", f'security.keys_dir="{keys}"',
+        "--set", 'security.node_keys={ launcher = "lab" }',
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finish_reason"] == "target_accuracy"
+    resolved = json.loads((out / "topology.json").read_text())["security"]
+    assert resolved["curve"] is True
+    assert resolved["node_keys"] == {"launcher": "lab"}
