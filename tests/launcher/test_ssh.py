@@ -136,6 +136,54 @@ def test_a_star_fedasync_run_over_three_ssh_hosts_reaches_90_percent(lab: SshLab
     assert not processes_mentioning(str(out.resolve()))
 
 
+def hierarchy_file(tmp_path: Path) -> Path:
+    """The HierFAVG example, smaller: 1 server, 2 schedulers, 8 clients, 20 rounds."""
+    text = (EXAMPLES / "hierarchy.toml").read_text()
+    for old, new in {
+        "levels = [1, 4, 40]": "levels = [1, 2, 8]",
+        "min_clients = 4": "min_clients = 2",
+        "target_accuracy = 0.92": "target_accuracy = 1.0",
+        "max_rounds = 100": "max_rounds = 20",
+    }.items():
+        assert old in text
+        text = text.replace(old, new)
+    text += "\n[security]\ncurve = false  # plaintext: key distribution is test_keys.py's subject\n"
+    path = tmp_path / "hierarchy.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # real processes over ssh; the 2-core CI machine may be busy
+def test_a_hierarchy_over_three_ssh_hosts_reaches_exactly_what_it_reaches_locally(
+    lab: SshLab, tmp_path: Path
+) -> None:
+    topology = hierarchy_file(tmp_path)
+    local = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "run", str(topology), "--out", str(tmp_path / "local")],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stderr
+    out = tmp_path / "ssh"
+    launcher = Launcher(str(topology), "--hosts", str(hosts_file(lab, tmp_path)), "--out", str(out))
+    try:
+        code = launcher.finish()
+    finally:
+        launcher.close()
+    assert code == 0, "\n".join(launcher.lines)
+    over_ssh = json.loads((out / "summary.json").read_text())
+    at_home = json.loads((tmp_path / "local" / "summary.json").read_text())
+    assert over_ssh["versions"] == at_home["versions"] == 20
+    # HierFAVG is synchronous and seeded: the same global model, wherever the actors run.
+    assert over_ssh["final_accuracy"] == at_home["final_accuracy"] >= 0.85
+    plan = json.loads((out / "topology.json").read_text())["placement"]
+    assert set(plan["hosts"].values()) == set(HOSTS)
+    edges = {"sched-0", "sched-1"}
+    hosts_of_edges = {plan["hosts"][n] for n, actors in plan["nodes"].items() if edges & set(actors)}
+    assert hosts_of_edges <= {"beta", "gamma"}  # schedulers sit with their groups, not with the server
+    assert not processes_mentioning(str(out.resolve()))
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)  # real processes over ssh; the 2-core CI machine may be busy
 def test_a_client_node_killed_mid_run_is_reported_and_the_async_run_completes(
