@@ -64,6 +64,7 @@ class NodeBuilder:
             spec.data, spec.data.partition, len(learners), spec.seed
         )
         self._shared_model: nn.Module | None = None
+        self._initial: dict[str, torch.Tensor] | None = None
         epochs = spec.client.epochs or 1
         behaviour = spec.behaviour
         self.behaviours = build_behaviours(
@@ -91,9 +92,17 @@ class NodeBuilder:
 
     def initial_weights(self, seed: int | None = None) -> dict[str, torch.Tensor]:
         """The global model at version 0 (the same in every process for a seed);
-        `seed` overrides the run's seed (gossip peers that start apart)."""
+        `seed` overrides the run's seed (gossip peers that start apart).
+
+        The run's own is built once and shared (the server and every scheduler
+        start from it; no one changes a model's tensors in place)."""
+        if seed is None and self._initial is not None:
+            return self._initial
         model = self._model(seed)
-        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+        weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if seed is None:
+            self._initial = weights
+        return weights
 
     def _actor(self, node: GraphNode) -> Actor:
         if node.role == "server":

@@ -29,6 +29,7 @@ from actors.server.fedavg import FedAvgConfig
 from actors.server.fedbuff import FedBuffConfig
 from actors.server.stop import StopConfig
 from topologies.errors import TopologyError
+from topologies.graph import Graph
 from topologies.graph_specs import GraphSpec
 from topologies.specs.behaviour import BehaviourSpec
 from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec
@@ -116,7 +117,8 @@ class RunSpec(_Spec):
     @model_validator(mode="after")
     def _consistent(self) -> RunSpec:
         clients = self.graph.learner_count()
-        self._check_roles_have_tables()
+        graph = self.graph.build()
+        self._check_roles_have_tables(graph)
         timed = self.behaviour.compute.time is not None
         if isinstance(self.peer, PairwiseConfig) and self.mode == "sim" and not timed:
             raise ValueError(
@@ -131,7 +133,7 @@ class RunSpec(_Spec):
                 "versions: use stop.max_versions"
             )
         if isinstance(self.server, FedAvgConfig):
-            bound, count = self._server_children()
+            bound, count = self._server_children(graph)
             _at_most("server.min_clients", self.server.min_clients, bound, count)
             _at_most("server.clients_per_round", self.server.clients_per_round, bound, count)
             _at_most("server.min_updates", self.server.min_updates, bound, count)
@@ -151,9 +153,8 @@ class RunSpec(_Spec):
         name = self.server.algorithm if self.server is not None else "?"
         return f"{name} + {self.scheduler.mode} edges" if self.scheduler is not None else name
 
-    def _check_roles_have_tables(self) -> None:
+    def _check_roles_have_tables(self, graph: Graph) -> None:
         """Each role the graph has needs its table; a table for a role it lacks is a mistake."""
-        graph = self.graph.build()
         needs = {
             "server": graph.count("server") > 0,
             "scheduler": graph.count("scheduler") > 0,
@@ -168,10 +169,9 @@ class RunSpec(_Spec):
                     f"[{table}] is set but the graph ({self.graph.template}) has no {table} nodes"
                 )
 
-    def _server_children(self) -> tuple[str, int]:
+    def _server_children(self, graph: Graph) -> tuple[str, int]:
         """What a FedAvg server's client counts are bounded by: its children, or
         every client when relays pass them through."""
-        graph = self.graph.build()
         root = graph.root()
         if isinstance(self.scheduler, RelayConfig) or root is None:
             return "the graph's clients", self.graph.learner_count()

@@ -10,7 +10,10 @@ the plan adds to the real training time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from actors.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,17 @@ class ClientBehaviour(Protocol):
                 take longer does only the epochs that fit (variable local work).
         """
         ...
+
+
+async def take_planned_time(clock: Clock, started: float, plan: WorkPlan) -> float:
+    """Wait until the plan's compute time has passed since `started` (clock time);
+    return the compute time: the planned one, or what really passed if it plans none."""
+    elapsed = clock.now() - started
+    if plan.compute_s is None:
+        return elapsed
+    if plan.compute_s > elapsed:
+        await clock.sleep(plan.compute_s - elapsed)
+    return plan.compute_s
 
 
 class AsFastAsPossible:

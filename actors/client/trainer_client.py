@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.actor import Actor, handler
-from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, WorkPlan
+from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
 from actors.protocol import Evaluate, Evaluation, Join, Leave, Task, Update
@@ -42,7 +42,7 @@ class TrainerClient(Actor):
                 return
             epochs = plan.epochs if plan.epochs is not None else task.epochs
             weights, result = await self.compute(self.trainer.fit, weights, epochs)
-            compute_s += await self._take_planned_time(now, plan)
+            compute_s += await take_planned_time(self.clock, now, plan)
             losses.append(result.mean_loss)
             num_samples = result.num_samples
         payload = sub(weights, task.weights) if task.want_delta else weights
@@ -68,15 +68,6 @@ class TrainerClient(Actor):
             compute_s=compute_s,
         )
         await self.send(sender, update)
-
-    async def _take_planned_time(self, started: float, plan: WorkPlan) -> float:
-        """Wait until the plan's compute time has passed since `started`; return the compute time."""
-        elapsed = self.clock.now() - started
-        if plan.compute_s is None:
-            return elapsed
-        if plan.compute_s > elapsed:
-            await self.clock.sleep(plan.compute_s - elapsed)
-        return plan.compute_s
 
     @handler
     async def on_evaluate(self, msg: Evaluate, sender: str) -> Evaluation:

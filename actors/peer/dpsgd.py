@@ -30,7 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.actor import Actor, handler
-from actors.client.behaviour import AsFastAsPossible, ClientBehaviour
+from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
 from actors.protocol import Gossip, Leave, PeerReport, Snapshot
 from actors.statedict import StateDict, weighted_mean
@@ -127,8 +127,7 @@ class DpsgdPeer(Actor):
             self.metrics.record("task_dropped", round=number, reason=plan.reason)
             return self.params
         trained, result = await self.compute(self.trainer.fit, self.params, plan.epochs)
-        if plan.compute_s is not None and plan.compute_s > self.clock.now() - started:
-            await self.clock.sleep(plan.compute_s - (self.clock.now() - started))
+        await take_planned_time(self.clock, started, plan)
         self.steps += 1
         self.metrics.record("task_trained", round=number, loss=result.mean_loss)
         return trained

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.actor import Actor, handler
-from actors.client.behaviour import AsFastAsPossible, ClientBehaviour
+from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
 from actors.errors import FedActorsError
 from actors.protocol import Leave, PeerReport, PushPull, Snapshot
@@ -94,8 +94,7 @@ class PairwisePeer(Actor):
         self.params = add(self.params, sub(trained, base))
         self.steps += 1
         self.metrics.record("task_trained", step=self.steps, loss=result.mean_loss)
-        if plan.compute_s is not None and plan.compute_s > self.clock.now() - started:
-            await self.clock.sleep(plan.compute_s - (self.clock.now() - started))
+        await take_planned_time(self.clock, started, plan)
         return True
 
     async def _exchange(self, neighbour: str) -> None:

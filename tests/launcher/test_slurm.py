@@ -531,17 +531,23 @@ async def test_real_slurm_runs_one_step_per_node_signals_it_and_leaves_no_step_a
     assert all(n.proc.returncode is not None for n in nodes)
 
 
+def this_host_slurm_hosts_file(tmp_path: Path) -> Path:
+    """A Slurm hosts file whose launcher and only host are this machine (the one-host cluster)."""
+    host = socket.gethostname().split(".")[0]
+    hosts = tmp_path / "hosts.toml"
+    hosts.write_text(
+        f'backend = "slurm"\n[launcher]\nadvertise = "{host}"\n[hosts.{host}]\n', encoding="utf-8"
+    )
+    return hosts
+
+
 @needs_slurm
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_real_slurm_fedasync_run_under_salloc_reaches_90_percent_on_three_steps(
     cluster: dict[str, str], tmp_path: Path
 ) -> None:
-    host = socket.gethostname().split(".")[0]
-    hosts = tmp_path / "hosts.toml"
-    hosts.write_text(
-        f'backend = "slurm"\n[launcher]\nadvertise = "{host}"\n[hosts.{host}]\n', encoding="utf-8"
-    )
+    hosts = this_host_slurm_hosts_file(tmp_path)
     out = tmp_path / "run"
     command = [sys.executable, "-m", "launcher.cli", "launch", str(EXAMPLES / "fedasync.toml")]
     command += ["--hosts", str(hosts), "--out", str(out), "--set", "security.curve=false"]
@@ -571,11 +577,7 @@ def test_real_slurm_fedasync_run_under_salloc_reaches_90_percent_on_three_steps(
 def test_real_slurm_ctrl_c_on_the_launcher_stops_every_step_and_exits_130(
     cluster: dict[str, str], tmp_path: Path
 ) -> None:
-    host = socket.gethostname().split(".")[0]
-    hosts = tmp_path / "hosts.toml"
-    hosts.write_text(
-        f'backend = "slurm"\n[launcher]\nadvertise = "{host}"\n[hosts.{host}]\n', encoding="utf-8"
-    )
+    hosts = this_host_slurm_hosts_file(tmp_path)
     out = tmp_path / "run"
     command = [sys.executable, "-m", "launcher.cli", "launch", str(EXAMPLES / "fedasync.toml")]
     command += [

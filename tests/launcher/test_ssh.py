@@ -18,6 +18,7 @@ from launcher.backends.base import NodeLaunch
 from launcher.backends.ssh import SshBackend, remote_node_command, ssh_command
 from launcher.hosts import HostSpec, parse_hosts
 from launcher.testing import SshLab, processes_mentioning, wait_until
+from tests.launcher.test_run import fedactors
 from topologies.load import load_topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,10 +160,7 @@ def test_a_hierarchy_over_three_ssh_hosts_reaches_exactly_what_it_reaches_locall
     lab: SshLab, tmp_path: Path
 ) -> None:
     topology = hierarchy_file(tmp_path)
-    local = subprocess.run(
-        [sys.executable, "-m", "launcher.cli", "run", str(topology), "--out", str(tmp_path / "local")],
-        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
-    )  # fmt: skip
+    local = fedactors("run", str(topology), "--out", str(tmp_path / "local"))
     assert local.returncode == 0, local.stderr
     out = tmp_path / "ssh"
     launcher = Launcher(str(topology), "--hosts", str(hosts_file(lab, tmp_path)), "--out", str(out))

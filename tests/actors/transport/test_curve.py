@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from actors.errors import PeerUnreachableError
 from actors.transport.curve import CurveConfig, write_key_pair
 from actors.transport.zeromq import ZmqConfig, ZmqTransport, new_curve_key_pair
 from tests.actors.messages_for_tests import Blob, Ping, Pong
-from tests.actors.transport.test_zeromq import Echo, Probe, assert_same, running, state_dict
+from tests.actors.transport.test_zeromq import Echo, Probe, assert_same, endpoint_process, running, state_dict
 
 ROOT = Path(__file__).resolve().parents[3]
 KeyPair = tuple[str, str]
@@ -241,22 +240,8 @@ async def test_tensor_bytes_cross_the_wire_in_plaintext_only_without_curve(
 
 @contextmanager
 def curve_node_process(keys_dir: Path, name: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.actors.transport.curve_node", str(keys_dir), name],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        endpoint = proc.stdout.readline().strip()
-        assert endpoint, proc.stderr.read() if proc.stderr else ""
-        yield proc, endpoint
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=10)  # reaps it and closes its pipes
+    with endpoint_process("tests.actors.transport.curve_node", str(keys_dir), name) as started:
+        yield started
 
 
 async def test_two_os_processes_exchange_a_state_dict_over_curve_tcp(tmp_path: Path) -> None:

@@ -182,8 +182,15 @@ async def test_ask_to_a_node_that_stopped_fails_with_a_typed_error_within_its_ti
 
 @contextmanager
 def node_process(bind: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with endpoint_process("tests.actors.node_process", bind) as started:
+        yield started
+
+
+@contextmanager
+def endpoint_process(module: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python -m MODULE ARGS` that prints its endpoint as its first stdout line; killed and reaped after."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.actors.node_process", bind],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -197,7 +204,7 @@ def node_process(bind: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reaps it and closes its pipes
 
 
 @pytest.mark.parametrize("scheme", ["tcp", "ipc"])
