@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from structlog.typing import FilteringBoundLogger
 
 from actors.errors import MailboxFullError
-from actors.messages import Envelope, Failure, Message
+from actors.messages import Envelope, Failure, Heartbeat, Message
 
 if TYPE_CHECKING:
+    from actors.clock import Clock
     from actors.slots import NodeConfig, _Slot
     from actors.transport.base import Transport
 
@@ -34,6 +35,8 @@ class Inbound:
     config: NodeConfig
     log: FilteringBoundLogger
     dropped: Counter[str]
+    heard: dict[str, float]
+    clock: Clock
     _slots: dict[str, _Slot]
     _routes: dict[str, str]
 
@@ -56,9 +59,13 @@ class Inbound:
     async def _accept(self, envelope: Envelope) -> None:
         if envelope.sender and envelope.sender not in self._routes and envelope.sender not in self._slots:
             self._routes[envelope.sender] = envelope.origin  # learned route: reply to whoever wrote
+        if envelope.sender:
+            self.heard[envelope.sender] = self.clock.now()  # any message is a sign of life
         if envelope.is_reply:
             self._resolve(envelope)
             return
+        if isinstance(envelope.body, Heartbeat):
+            return  # noted; no actor handles it (see actors.liveness)
         slot = self._slots.get(envelope.receiver)
         if slot is None:
             self._count_drop(
@@ -116,4 +123,3 @@ class Inbound:
         count = self.dropped[reason]
         if count <= _LOG_FIRST_DROPS or count & (count - 1) == 0:
             log.warning("message_dropped", reason=reason, count=count, **fields)
-

@@ -175,3 +175,9 @@ class Failure(Message):
 @message("ack")
 class Ack(Message):
     """Empty reply: the ask was handled and had nothing to return."""
+
+
+@message("heartbeat")
+class Heartbeat(Message):
+    """I am alive (see `actors.liveness`). The receiving node notes when it heard
+    from the sender and drops the message: no actor handles it."""

@@ -36,7 +36,7 @@ from actors.errors import (
 )
 from actors.inbound import Inbound
 from actors.mailbox import Mailbox
-from actors.messages import REPLY, Ack, Envelope, Failure, Message
+from actors.messages import REPLY, Ack, Envelope, Failure, Heartbeat, Message
 from actors.metrics import EventSink, Metrics, NullSink
 from actors.slots import NodeConfig, _Pending, _Slot, failure_to_error
 from actors.transport.base import Transport
@@ -86,6 +86,7 @@ class Node(Inbound):
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
         self.dropped: Counter[str] = Counter()  # messages received and dropped, by reason
+        self.heard: dict[str, float] = {}  # actor -> clock time its last message reached this node
 
     # -- directory ---------------------------------------------------------------
 
@@ -94,10 +95,6 @@ class Node(Inbound):
         self._routes[actor] = node_id
         if endpoint is not None and self.transport is not None:
             self.transport.add_peer(node_id, endpoint)
-
-    def actor_names(self) -> list[str]:
-        """Names of the actors hosted here."""
-        return list(self._slots)
 
     # -- actors ------------------------------------------------------------------
 
@@ -159,6 +156,8 @@ class Node(Inbound):
         task = self._tg.create_task(self._guarded(slot, coro, name), name=f"{actor}:{name}")
         slot.tasks.add(task)
         task.add_done_callback(slot.tasks.discard)
+        # Cancelled before its first step, the task never awaits `coro`: close it (a no-op once run).
+        task.add_done_callback(lambda _: coro.close())
         return task
 
     async def compute(self, fn: Callable[..., R], *args: Any) -> R:
@@ -224,7 +223,9 @@ class Node(Inbound):
     async def _deliver(self, envelope: Envelope) -> None:
         slot = self._slots.get(envelope.receiver)
         if slot is not None:
-            await slot.mailbox.put(envelope)
+            self.heard[envelope.sender] = self.clock.now()
+            if not isinstance(envelope.body, Heartbeat):
+                await slot.mailbox.put(envelope)
             return
         node_id = self._routes.get(envelope.receiver)
         if node_id is None or self.transport is None:

@@ -80,7 +80,8 @@ async def serve_node(
     torch.set_num_threads(1)
     if isinstance(spec, Path):
         spec = RunSpec.model_validate_json(spec.read_text(encoding="utf-8"))  # noqa: ASYNC240 - before the node runs
-    builder = NodeBuilder(spec, recorder=RECORDER)
+    heartbeats = spec.liveness.on_clock(spec.placement.time_scale)
+    builder = NodeBuilder(spec, recorder=RECORDER, heartbeats=heartbeats)
     plan = {p.node_id: p for p in plan_processes(spec, builder.graph)}[node_id]
     reporter = Reporter(RECORDER)
     node = Node(

@@ -17,6 +17,7 @@ from actors.actor import Actor
 from actors.client.local_sgd import TrainConfig
 from actors.client.trainer import TorchTrainer, Trainer
 from actors.client.trainer_client import TrainerClient
+from actors.liveness import Heartbeats
 from actors.peer import MONITOR, DpsgdConfig, DpsgdPeer, GossipMonitor, PairwiseConfig, PairwisePeer
 from actors.scheduler import (
     FedAsyncEdge,
@@ -53,11 +54,16 @@ class NodeBuilder:
     Args:
         spec: the validated topology.
         recorder: actor the server tells `Done` (None in tests).
+        heartbeats: heartbeat every parent–child link (real runs; None: never,
+            as in a simulation, whose clients fail by the behaviour models).
     """
 
-    def __init__(self, spec: RunSpec, recorder: str | None = None) -> None:
+    def __init__(
+        self, spec: RunSpec, recorder: str | None = None, heartbeats: Heartbeats | None = None
+    ) -> None:
         self.spec = spec
         self.recorder = recorder
+        self.heartbeats = heartbeats
         self.graph = build_graph(spec)
         learners = [n.id for n in self.graph.learners()]
         self.data: FederatedData = build_federated_data(
@@ -113,24 +119,49 @@ class NodeBuilder:
         assert parent is not None, f"{node.role} {node.id} has no parent"
         if node.role == "scheduler":
             return self._scheduler(node, parent)
-        return TrainerClient(self._client_trainer(node.index), parent, self.behaviours[node.id])
+        return TrainerClient(
+            self._client_trainer(node.index),
+            parent,
+            self.behaviours[node.id],
+            fallbacks=self.fallbacks(node.id),
+            heartbeats=self.heartbeats,
+        )
+
+    def fallbacks(self, node_id: str) -> list[str]:
+        """Where `node_id` goes, in turn, when its parent is lost: each lost scheduler's
+        declared fallback (`[liveness] fallback`) or else its parent, up to the server."""
+        declared = self.spec.liveness.fallback
+        chain: list[str] = []
+        seen = {node_id}
+        current = self.graph.parent_of(node_id)
+        while current is not None and current not in seen and self.graph.node(current).role == "scheduler":
+            seen.add(current)
+            current = declared.get(current) or self.graph.parent_of(current)
+            if current is not None and current not in seen:
+                chain.append(current)
+        return chain
 
     def _scheduler(self, node: GraphNode, parent: str) -> Actor:
         config = self.spec.scheduler
         assert config is not None, "RunSpec requires [scheduler] when the graph has schedulers"
+        fallbacks = self.fallbacks(node.id)
         if isinstance(config, RelayConfig):
-            return RelayScheduler(parent)
+            return RelayScheduler(parent, fallbacks, self.heartbeats)
         group = len(self.graph.children_of(node.id))
+        # Its subtree, and the subtrees of the schedulers that fall back on it.
+        adopted = [s for s, target in self.spec.liveness.fallback.items() if target == node.id]
+        expected = self._subtree(node.id).union(*(self._subtree(s) for s in adopted))
         deps = ServerDeps(
             evaluator=None,
             stop=None,
             seed=derived_seed(self.spec.seed, 6, node.index),
-            expected_clients=frozenset(self._subtree(node.id)),
+            expected_clients=frozenset(expected),
+            heartbeats=self.heartbeats,
         )
         if isinstance(config, HierFavgConfig):
-            return HierFavgScheduler(config, self.initial_weights(), deps, parent, group)
+            return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
         edge = FedAsyncEdge if isinstance(config.edge, FedAsyncConfig) else FedBuffEdge
-        return edge(config, self.initial_weights(), deps, parent, group)
+        return edge(config, self.initial_weights(), deps, parent, group, fallbacks)
 
     def _subtree(self, node_id: str) -> set[str]:
         """Every node below `node_id` in the tree."""
@@ -177,6 +208,7 @@ class NodeBuilder:
             eval_every=config.eval_every,
             # Its subtree, not only its children: relays forward their children's messages as theirs.
             expected_clients=frozenset(n.id for n in self.graph.nodes) - {self.graph.root()},
+            heartbeats=self.heartbeats,
         )
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
 

@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from actors.client.local_sgd import TrainConfig
+from actors.liveness import LivenessConfig
 from actors.peer import DpsgdConfig, PairwiseConfig
 from actors.scheduler import AsyncEdgeConfig, HierFavgConfig, RelayConfig
 from actors.server.fedasync import FedAsyncConfig
@@ -103,6 +104,7 @@ class RunSpec(_Spec):
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     security: SecuritySpec = Field(default_factory=SecuritySpec)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
 
     @field_validator("graph")
     @classmethod
@@ -119,6 +121,7 @@ class RunSpec(_Spec):
         clients = self.graph.learner_count()
         graph = self.graph.build()
         self._check_roles_have_tables(graph)
+        self._check_fallbacks(graph)
         timed = self.behaviour.compute.time is not None
         if isinstance(self.peer, PairwiseConfig) and self.mode == "sim" and not timed:
             raise ValueError(
@@ -168,6 +171,21 @@ class RunSpec(_Spec):
                 raise ValueError(
                     f"[{table}] is set but the graph ({self.graph.template}) has no {table} nodes"
                 )
+
+    def _check_fallbacks(self, graph: Graph) -> None:
+        """`[liveness] fallback`: scheduler -> another scheduler or the server, not one below it."""
+        ids = {n.id for n in graph.nodes}
+        for scheduler, target in self.liveness.fallback.items():
+            where = f"liveness.fallback.{scheduler}"
+            if scheduler not in ids or graph.node(scheduler).role != "scheduler":
+                raise ValueError(f"{where}: {scheduler!r} is not a scheduler of the graph")
+            if target not in ids or graph.node(target).role not in ("scheduler", "server"):
+                raise ValueError(f"{where}: {target!r} is not a scheduler or the server of the graph")
+            above = target
+            while above is not None and above != scheduler:
+                above = graph.parent_of(above)
+            if above == scheduler:
+                raise ValueError(f"{where}: {target!r} is {scheduler!r} or one below it")
 
     def _server_children(self, graph: Graph) -> tuple[str, int]:
         """What a FedAvg server's client counts are bounded by: its children, or

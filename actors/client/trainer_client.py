@@ -1,11 +1,20 @@
-"""`TrainerClient`: trains on each task from its parent and replies with an update."""
+"""`TrainerClient`: trains on each task from its parent and replies with an update.
+
+With heartbeats (see `actors.liveness`) it watches its parent; when the parent
+falls silent it joins its next fallback (`parent_lost` in the event log), and
+an update trained for the lost parent is discarded.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
+from actors.errors import FedActorsError
+from actors.liveness import Heartbeats, Liveness, ParentLink
 from actors.protocol import Evaluate, Evaluation, Join, Leave, Task, Update
 from actors.statedict import sub
 
@@ -17,16 +26,43 @@ class TrainerClient(Actor):
         trainer: local data, model and training settings (injected by the node).
         parent: name of the server or scheduler it reports to.
         behaviour: compute time and availability (default: as fast as possible, always there).
+        fallbacks: parents to join in turn if the parent is lost.
+        heartbeats: watch the parent (None: never; it is trusted to live).
     """
 
-    def __init__(self, trainer: Trainer, parent: str, behaviour: ClientBehaviour | None = None) -> None:
+    def __init__(
+        self,
+        trainer: Trainer,
+        parent: str,
+        behaviour: ClientBehaviour | None = None,
+        *,
+        fallbacks: Sequence[str] = (),
+        heartbeats: Heartbeats | None = None,
+    ) -> None:
         self.trainer = trainer
-        self.parent = parent
+        self.link = ParentLink(parent, fallbacks)
         self.behaviour: ClientBehaviour = behaviour or AsFastAsPossible()
         self.tasks_done = 0
+        self.liveness = Liveness(self, heartbeats, self._parent_lost) if heartbeats else None
+
+    @property
+    def parent(self) -> str:
+        return self.link.parent
 
     async def on_start(self) -> None:
+        await self._join()
+
+    async def _join(self) -> None:
+        if self.liveness is not None:
+            self.liveness.watch(self.parent)
         await self.send(self.parent, Join(self.trainer.num_samples))
+
+    async def _parent_lost(self, parent: str) -> None:
+        self.metrics.record("parent_lost", parent=parent, joins=self.link.lost(parent))
+        try:
+            await self._join()
+        except FedActorsError as exc:  # still unreachable: the heartbeats try again
+            self.log.warning("join_not_sent", parent=self.parent, reason=str(exc))
 
     @handler
     async def on_task(self, task: Task, sender: str) -> None:
@@ -58,6 +94,9 @@ class TrainerClient(Actor):
             compute_s=compute_s,
             bytes=tree_nbytes(payload),
         )
+        if self.liveness is not None and sender != self.parent:
+            self.metrics.record("update_discarded", task=task.task_id, parent=sender, reason="parent_lost")
+            return
         update = Update(
             task_id=task.task_id,
             base_version=task.version,
@@ -67,7 +106,10 @@ class TrainerClient(Actor):
             loss=loss,
             compute_s=compute_s,
         )
-        await self.send(sender, update)
+        try:
+            await self.send(sender, update)
+        except FedActorsError as exc:
+            self.log.warning("update_not_sent", parent=sender, task=task.task_id, reason=str(exc))
 
     @handler
     async def on_evaluate(self, msg: Evaluate, sender: str) -> Evaluation:
@@ -76,4 +118,6 @@ class TrainerClient(Actor):
 
     @handler
     async def on_leave(self, msg: Leave, sender: str) -> None:
+        if self.liveness is not None:
+            self.liveness.unwatch(sender)  # the run is over: a silent parent is no loss now
         self.log.debug("client_left", reason=msg.reason, tasks=self.tasks_done)

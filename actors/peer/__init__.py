@@ -1,7 +1,7 @@
 """Gossip peers: decentralized learners with no server, and the monitor that scores them.
 
-    dpsgd      D-PSGD, synchronous rounds, mixing-matrix averaging with neighbours
-    pairwise   asynchronous push-pull averaging with a random neighbour
+dpsgd      D-PSGD, synchronous rounds, mixing-matrix averaging with neighbours
+pairwise   asynchronous push-pull averaging with a random neighbour
 """
 
 from actors.peer.dpsgd import DpsgdConfig, DpsgdPeer

@@ -1,8 +1,8 @@
 """Scheduler roles: the middle tier of a hierarchy, found by the `mode` topology files use.
 
-    hierfavg   synchronous edge rounds, κ1 local rounds, κ2 edge rounds per report
-    async      FedAsync or FedBuff at the edge, pushing up every `push_every` versions
-    relay      forward only
+hierfavg   synchronous edge rounds, κ1 local rounds, κ2 edge rounds per report
+async      FedAsync or FedBuff at the edge, pushing up every `push_every` versions
+relay      forward only
 """
 
 from actors.scheduler.async_edge import AsyncEdgeConfig, FedAsyncEdge, FedBuffEdge

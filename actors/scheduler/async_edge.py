@@ -19,6 +19,7 @@ the next push.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,8 +63,17 @@ class AsyncEdge(Uplink, AsyncServer):
     _has_model: bool
     _losses: list[float]
 
-    def init_edge(self, config: AsyncEdgeConfig, parent: str, group_size: int) -> None:
-        self.init_uplink(parent, config.min_clients or group_size)
+    def __init__(
+        self,
+        config: AsyncEdgeConfig,
+        initial: StateDict,
+        deps: ServerDeps,
+        parent: str,
+        group_size: int,
+        fallbacks: Sequence[str] = (),
+    ) -> None:
+        super().__init__(config.edge, initial, deps)  # the group's algorithm: the next base in the MRO
+        self.init_uplink(parent, config.min_clients or group_size, fallbacks)
         self.push_every = config.push_every
         self._open_task, self._pushed, self._since_push = None, None, 0
         self._has_model = False
@@ -90,6 +100,13 @@ class AsyncEdge(Uplink, AsyncServer):
         self.metrics.record("edge_rebased", version=self.version, parent_version=task.version)
         self._open_task = task
         await self._push_when_due()
+
+    async def parent_lost(self) -> None:
+        # Rebase on the new parent's first task from the model the lost one's task carried:
+        # what the group learned since then is kept.
+        if self._pushed is None and self._open_task is not None:
+            self._pushed = self._open_task.weights
+        self._open_task = None
 
     async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
         self._losses.append(update.loss)
@@ -121,20 +138,6 @@ class AsyncEdge(Uplink, AsyncServer):
 class FedAsyncEdge(AsyncEdge, FedAsyncServer):
     """An edge scheduler whose group runs FedAsync."""
 
-    def __init__(
-        self, config: AsyncEdgeConfig, initial: StateDict, deps: ServerDeps, parent: str, group_size: int
-    ) -> None:
-        assert isinstance(config.edge, FedAsyncConfig)
-        FedAsyncServer.__init__(self, config.edge, initial, deps)
-        self.init_edge(config, parent, group_size)
-
 
 class FedBuffEdge(AsyncEdge, FedBuffServer):
     """An edge scheduler whose group runs FedBuff."""
-
-    def __init__(
-        self, config: AsyncEdgeConfig, initial: StateDict, deps: ServerDeps, parent: str, group_size: int
-    ) -> None:
-        assert isinstance(config.edge, FedBuffConfig)
-        FedBuffServer.__init__(self, config.edge, initial, deps)
-        self.init_edge(config, parent, group_size)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,14 +76,21 @@ class HierFavgScheduler(Uplink, SyncRoundsServer):
     Args:
         parent: the server or scheduler above it.
         group_size: its children in the graph.
+        fallbacks: parents to join in turn if the parent is lost.
     """
 
     def __init__(
-        self, config: HierFavgConfig, initial: StateDict, deps: ServerDeps, parent: str, group_size: int
+        self,
+        config: HierFavgConfig,
+        initial: StateDict,
+        deps: ServerDeps,
+        parent: str,
+        group_size: int,
+        fallbacks: Sequence[str] = (),
     ) -> None:
         min_clients = config.min_clients or group_size
         super().__init__(config.model_copy(update={"min_clients": min_clients}), initial, deps)
-        self.init_uplink(parent, min_clients)
+        self.init_uplink(parent, min_clients, fallbacks)
         self.local_rounds = config.kappa1
         self.kappa2 = config.kappa2
         self._tasks: asyncio.Queue[Task] = asyncio.Queue()
@@ -98,13 +106,17 @@ class HierFavgScheduler(Uplink, SyncRoundsServer):
     async def parent_task(self, task: Task) -> None:
         self._tasks.put_nowait(task)
 
+    async def parent_lost(self) -> None:
+        while not self._tasks.empty():  # the lost parent's queued tasks: nobody waits for them
+            self._tasks.get_nowait()
+
     async def _serve(self) -> None:
         while not self.done:
             task = await self._tasks.get()
             await self._edge_rounds(task)
 
     async def _edge_rounds(self, task: Task) -> None:
-        started = self.clock.now()
+        started, parent = self.clock.now(), self.parent
         self.params = task.weights
         result = _EdgeRounds()
         for _ in range(self.kappa2):
@@ -118,8 +130,9 @@ class HierFavgScheduler(Uplink, SyncRoundsServer):
             self.params = add(self.params, delta)
             self.version += 1
             self.metrics.record("edge_updated", version=self.version, contributors=len(updates))
-        if result.total is None:
-            self.metrics.record("edge_report_skipped", task=task.task_id, reason="no_edge_round_succeeded")
+        if result.total is None or parent != self.parent:
+            reason = "no_edge_round_succeeded" if result.total is None else "parent_lost"
+            self.metrics.record("edge_report_skipped", task=task.task_id, reason=reason)
             return
         payload = result.total if task.want_delta else self.params
         update = Update(

@@ -5,17 +5,24 @@ the parent treats each child as its own client; the parent's `Task` and
 `Leave` for a child come down wrapped and are unwrapped here. Relays nest: a
 `Relayed` from a relay below is passed up unchanged, and the way back down is
 remembered per child.
+
+With heartbeats it watches its parent and the children (or relays) below it:
+a child that falls silent is reported up as `Relayed(child, Leave)`, and a
+lost parent is replaced by the next fallback, to which every child's `Join`
+is sent again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from actors.actor import Actor, handler
 from actors.codec import build_message
-from actors.errors import DecodeError
+from actors.errors import DecodeError, FedActorsError
+from actors.liveness import Heartbeats, Liveness, ParentLink
 from actors.messages import Message
 from actors.protocol import Join, Leave, Relayed, Update
 
@@ -29,16 +36,32 @@ class RelayConfig(BaseModel):
 
 
 class RelayScheduler(Actor):
-    """Forwards between `parent` and its group (see the module docstring)."""
+    """Forwards between `parent` and its group (see the module docstring).
 
-    def __init__(self, parent: str) -> None:
-        self.parent = parent
+    Args:
+        parent: the actor above it.
+        fallbacks: parents to join in turn if the parent is lost.
+        heartbeats: watch the parent and the children (None: never).
+    """
+
+    def __init__(
+        self, parent: str, fallbacks: Sequence[str] = (), heartbeats: Heartbeats | None = None
+    ) -> None:
+        self.link = ParentLink(parent, fallbacks)
         self.via: dict[str, str] = {}  # child -> who its messages came from (itself or a relay below)
+        self.joins: dict[str, Relayed] = {}  # child -> its Join, as sent up (sent again on re-homing)
         self.forwarded = 0
+        self.liveness = Liveness(self, heartbeats, self._lost) if heartbeats else None
+
+    @property
+    def parent(self) -> str:
+        return self.link.parent
 
     @handler
     async def on_join(self, msg: Join, sender: str) -> None:
         self.via[sender] = sender
+        self._watch(sender)
+        self.joins[sender] = Relayed(sender, msg.kind, msg.to_fields())
         await self._up(sender, msg)
 
     @handler
@@ -52,6 +75,9 @@ class RelayScheduler(Actor):
     async def on_relayed(self, msg: Relayed, sender: str) -> None:
         if sender != self.parent:
             self.via[msg.child] = sender  # from a relay below: pass it up as it is
+            self._watch(sender)
+            if msg.body_kind == Join.kind:
+                self.joins[msg.child] = msg
             await self.send(self.parent, msg)
             return
         target = self.via.get(msg.child)
@@ -71,12 +97,44 @@ class RelayScheduler(Actor):
 
     @handler
     async def on_leave(self, msg: Leave, sender: str) -> None:
-        """The parent ends the run for the relay itself: every child leaves too."""
+        """The parent ends the run for the relay itself: every child leaves too.
+        A child that leaves is reported up."""
         if sender != self.parent:
+            if self.via.get(sender) == sender:
+                await self._forget(sender, msg)
             return
+        if self.liveness is not None:
+            self.liveness.unwatch(sender)
         for child, via in sorted(self.via.items()):
             if via == child:
                 await self.send(child, msg)
+
+    async def _lost(self, peer: str) -> None:
+        if peer != self.parent:
+            for child in sorted(c for c, via in self.via.items() if via == peer):
+                await self._forget(child, Leave("silent"))
+            return
+        new = self.link.lost(peer)
+        self.log.warning("parent_lost", parent=peer, joins=new)
+        self._watch(new)
+        for child in sorted(self.joins):
+            try:
+                await self.send(new, self.joins[child])
+            except FedActorsError as exc:  # unreachable too: found lost again, then retried
+                self.log.warning("join_not_sent", parent=new, child=child, reason=str(exc))
+                return
+
+    async def _forget(self, child: str, leave: Leave) -> None:
+        self.via.pop(child, None)
+        self.joins.pop(child, None)
+        await self._up(child, leave)
+
+    def _watch(self, peer: str) -> None:
+        if self.liveness is None:
+            return
+        for watched in (self.parent, peer):
+            if watched not in self.liveness:
+                self.liveness.watch(watched)
 
     async def _up(self, child: str, msg: Message) -> None:
         self.forwarded += 1

@@ -3,7 +3,8 @@
 A joining client gets work while fewer than `concurrency` train; a reporting
 client (or, under the limit, a random idle one) gets work at once; work whose
 task timed out is handed out again; updates staler than `max_staleness` are
-dropped. Subclasses decide only what an accepted update does (`apply`).
+dropped; the work of a client lost to its heartbeats goes to an idle one.
+Subclasses decide only what an accepted update does (`apply`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class AsyncServer(ServerActor):
         raise NotImplementedError
 
     async def client_joined(self, client: str) -> None:
-        if self.has_free_slot(self.config.concurrency):
+        # One that joins again while it holds a task restarted: that task is lost, give it another.
+        if client in self.in_flight or self.has_free_slot(self.config.concurrency):
             await self._give_work(client)
 
     async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
@@ -58,5 +60,6 @@ class AsyncServer(ServerActor):
     async def task_lost(self, client: str) -> None:
         await self._give_work(self.next_client(client, self.config.concurrency))
 
-    async def _give_work(self, client: str) -> None:
-        await self.send_task(client, want_delta=self.want_delta, timeout_s=self.config.task_timeout_s)
+    async def _give_work(self, client: str | None) -> None:
+        if client is not None:
+            await self.send_task(client, want_delta=self.want_delta, timeout_s=self.config.task_timeout_s)

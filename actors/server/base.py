@@ -3,10 +3,16 @@
 Algorithms (FedAvg, FedAsync, FedBuff) subclass `ServerActor` and decide only
 when to hand out tasks and how an update changes the model.
 
-Events recorded (the run's event log): `client_joined`, `update_applied`
+Events recorded (the run's event log): `client_joined`, `client_lost`
+(client, reason, whether a task was lost with it), `update_applied`
 (client, staleness, loss, bytes), `update_dropped` (client, reason),
 `model_updated` (version), `evaluated` (version, accuracy, loss) and
 `run_finished` (reason, version).
+
+With heartbeats (`ServerDeps.heartbeats`, see `actors.liveness`) the server
+watches each child (a relay for the children behind it); a child that falls
+silent, leaves, or is reported lost by its relay is forgotten, and the task it
+held goes to `task_lost`. A child that joins again is taken back.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from actors.actor import Actor, handler
 from actors.client.local_sgd import Evaluation
 from actors.codec import build_message, tree_nbytes
 from actors.errors import DecodeError, FedActorsError
+from actors.liveness import Heartbeats, Liveness
 from actors.messages import Message
 from actors.protocol import Done, Join, Leave, Relayed, Task, Update
 from actors.server.stop import StopConfig
@@ -43,6 +50,7 @@ class ServerDeps:
         eval_every: evaluate the global model every this many versions.
         expected_clients: the only actors whose `Join` and `Update` are taken
             (the server's children in the topology); None: anyone's.
+        heartbeats: heartbeat the children and forget the silent ones (None: never).
     """
 
     evaluator: Evaluator | None
@@ -51,6 +59,7 @@ class ServerDeps:
     recorder: str | None = None
     eval_every: int = 1
     expected_clients: frozenset[str] | None = None
+    heartbeats: Heartbeats | None = None
 
 
 class ServerActor(Actor):
@@ -69,6 +78,7 @@ class ServerActor(Actor):
         self.via: dict[str, str] = {}  # child -> the relay its messages come through
         self._task_ids = itertools.count(1)
         self._started_at = 0.0
+        self.liveness = Liveness(self, deps.heartbeats, self.peer_lost) if deps.heartbeats else None
 
     # -- hooks for the algorithms -------------------------------------------------
 
@@ -80,7 +90,8 @@ class ServerActor(Actor):
         if the update carried weights, else the delta."""
 
     async def task_lost(self, client: str) -> None:
-        """`client` did not answer its task within the task timeout (override to re-issue work)."""
+        """`client`'s task will not be answered: it timed out, or the client was lost
+        (no longer in `clients` then). Override to re-issue the work."""
 
     # -- handlers ----------------------------------------------------------------
 
@@ -90,6 +101,9 @@ class ServerActor(Actor):
 
     @handler
     async def on_join(self, msg: Join, sender: str) -> None:
+        await self._join(msg, sender, None)
+
+    async def _join(self, msg: Join, sender: str, relay: str | None) -> None:
         refused = self.validator.sender_rejection(sender)
         if refused is not None:  # not a child of ours: neither a client nor given work
             self.validator.report(self.log, sender, refused)
@@ -98,10 +112,42 @@ class ServerActor(Actor):
                 "update_dropped", client=sender, version=self.version, reason=refused.reason, kind=msg.kind
             )
             return
+        if relay is None:
+            self.via.pop(sender, None)  # it may have come through a relay before
+        else:
+            self.via[sender] = relay
+        if self.liveness is not None:
+            self.liveness.watch(relay or sender)
         self.clients[sender] = msg.num_samples
         self.metrics.record("client_joined", client=sender, num_samples=msg.num_samples)
         if not self.done:
             await self.client_joined(sender)
+
+    @handler
+    async def on_leave(self, msg: Leave, sender: str) -> None:
+        """A child leaves the run (its work is lost with it)."""
+        if sender in self.clients and sender not in self.via:
+            await self.lose_client(sender, msg.reason or "left")
+
+    async def peer_lost(self, peer: str) -> None:
+        """Heartbeats: `peer` fell silent (a client, or a relay with the clients behind it)."""
+        behind = sorted(c for c, relay in self.via.items() if relay == peer)
+        for client in behind:
+            await self.lose_client(client, "relay_lost")
+        if peer in self.clients and peer not in self.via:
+            await self.lose_client(peer, "silent")
+
+    async def lose_client(self, client: str, reason: str) -> None:
+        """Forget `client`; the task it held (if any) goes to `task_lost`."""
+        if self.clients.pop(client, None) is None:
+            return
+        self.via.pop(client, None)
+        if self.liveness is not None:
+            self.liveness.unwatch(client)
+        task = self.in_flight.pop(client, None)
+        self.metrics.record("client_lost", client=client, reason=reason, task=task, version=self.version)
+        if task is not None and not self.done:
+            await self.task_lost(client)
 
     @handler
     async def on_update(self, msg: Update, sender: str) -> None:
@@ -123,10 +169,11 @@ class ServerActor(Actor):
             self.log.warning("relayed_message_dropped", relay=sender, child=msg.child, reason=str(exc))
             return
         if isinstance(inner, Join):
-            self.via[msg.child] = sender
-            await self.on_join(inner, msg.child)
+            await self._join(inner, msg.child, sender)
         elif isinstance(inner, Update) and self.via.get(msg.child) == sender:
             await self.on_update(inner, msg.child)
+        elif isinstance(inner, Leave) and self.via.get(msg.child) == sender:
+            await self.lose_client(msg.child, inner.reason or "left")
         else:
             self.log.warning("relayed_message_dropped", relay=sender, child=msg.child, kind=msg.body_kind)
 
@@ -162,9 +209,9 @@ class ServerActor(Actor):
         try:
             task = Task(task_id, self.version, self.params, want_delta, None, deadline_s, rounds)
             await self.send_child(client, task)
-        except FedActorsError as exc:
-            del self.in_flight[client]
+        except FedActorsError as exc:  # as good as lost; it joins again if it lives
             self.log.warning("task_not_sent", client=client, reason=str(exc))
+            await self.lose_client(client, "unreachable")
             return
         if timeout_s is not None:
             self.start_task(self._expire(client, task_id, timeout_s), f"expire-{task_id}")
@@ -181,13 +228,17 @@ class ServerActor(Actor):
         """Fewer than `concurrency` clients are training (None: no limit)."""
         return concurrency is None or len(self.in_flight) < concurrency
 
-    def next_client(self, client: str, concurrency: int | None) -> str:
-        """Who trains next after `client` reported: itself, or under a concurrency
-        limit a random idle client (seeded), so that every client gets turns."""
-        if concurrency is None:
-            return client
+    def next_client(self, client: str, concurrency: int | None) -> str | None:
+        """Who trains next after `client` reported or lost its task: itself, or under
+        a concurrency limit a random idle client (seeded), so that every client gets
+        turns; a lost client's work goes to an idle one (None: nobody is idle)."""
         idle = sorted(c for c in self.clients if c not in self.in_flight)
-        return self.rng.choice(idle) if idle else client
+        alive = client in self.clients
+        if concurrency is None:
+            return client if alive else next(iter(idle), None)
+        if idle:
+            return self.rng.choice(idle)
+        return client if alive else None
 
     def staleness(self, update: Update) -> int:
         """τ: versions the global model moved since the client's base version."""

@@ -80,7 +80,6 @@ class FedAvgServer(SyncRoundsServer):
         self.start_task(self._run_rounds(), "rounds")
 
     async def _run_rounds(self) -> None:
-        await self._enough_clients.wait()
         while not self.done:
             updates = await self.run_round()
             if updates is not None:

@@ -2,7 +2,9 @@
 
 Each round samples clients (seeded), hands them the model, and waits until all
 have replied or the round deadline passes. Late updates become unknown tasks
-and are dropped. Subclasses decide what to do with a round's updates.
+and are dropped; a sampled client lost to its heartbeats is not waited for.
+The next round samples from the clients still there. Subclasses decide what
+to do with a round's updates.
 """
 
 from __future__ import annotations
@@ -63,8 +65,22 @@ class SyncRoundsServer(ServerActor):
         self._all_in = asyncio.Event()
 
     async def client_joined(self, client: str) -> None:
-        if len(self.clients) >= self.config.min_clients:
+        if client in self._waiting:  # joined again mid-round: it restarted, its task is lost
+            self.in_flight.pop(client, None)
+            await self.task_lost(client)
+        if len(self.clients) >= self.config.min_clients or self.round > 0:
             self._enough_clients.set()
+
+    async def lose_client(self, client: str, reason: str) -> None:
+        await super().lose_client(client, reason)
+        if not self.clients:  # `min_clients` gates the first round; later ones need anybody
+            self._enough_clients.clear()
+
+    async def task_lost(self, client: str) -> None:
+        """The round stops waiting for a client that was lost."""
+        self._waiting.discard(client)
+        if not self._waiting:
+            self._all_in.set()
 
     async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
         if client not in self._waiting:
@@ -77,6 +93,7 @@ class SyncRoundsServer(ServerActor):
 
     async def run_round(self) -> dict[str, Update] | None:
         """One round; its updates by client, or None when fewer than `min_updates` came."""
+        await self._enough_clients.wait()
         self.round += 1
         sampled = self.sample_clients()
         self._updates, self._waiting, self._all_in = {}, set(sampled), asyncio.Event()

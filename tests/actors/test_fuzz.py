@@ -42,7 +42,7 @@ from actors.client.trainer_client import TrainerClient
 from actors.codec import decode, encode
 from actors.errors import DecodeError
 from actors.logs import configure_logging
-from actors.messages import REPLY, Envelope, Message
+from actors.messages import REPLY, Envelope, Heartbeat, Message
 from actors.node import run_process
 from actors.protocol import Done, Events, Join, Leave, Task, Update
 from actors.server.base import ServerDeps
@@ -318,12 +318,16 @@ class Expected:
         self.kinds["decoded"] += 1
         if envelope.is_reply:
             return  # a reply nobody waits for: resolved to nothing, not a drop
+        if isinstance(envelope.body, Heartbeat):
+            return  # a sign of life: noted by the node, handled by no actor, not a drop
         if envelope.receiver not in ("echo", "server"):
             self.no_such_actor += 1
         elif envelope.receiver == "echo" and isinstance(envelope.body, Ping | Blob):
             self.echoed += 1
         elif envelope.receiver == "server" and isinstance(envelope.body, Join | Update):
             self.unknown_sender += 1
+        elif envelope.receiver == "server" and isinstance(envelope.body, Leave):
+            return  # handled: a stranger leaving changes nothing
         else:
             self.no_handler += 1
 

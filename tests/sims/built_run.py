@@ -7,6 +7,7 @@ from pathlib import Path
 
 from actors.actor import Actor
 from actors.clock import LoopClock
+from actors.liveness import Heartbeats
 from actors.node import Node, NodeConfig
 from actors.protocol import Done
 from sims.build import NodeBuilder
@@ -17,22 +18,35 @@ from topologies.load import parse_topology
 from topologies.spec import RunSpec
 
 
-def run_and_keep(text: str, out: Path) -> tuple[dict[str, Actor], list[dict[str, object]]]:
-    """Simulate the topology in `text`; return its actors (as they ended) and its events."""
+def run_and_keep(
+    text: str,
+    out: Path,
+    *,
+    heartbeats: Heartbeats | None = None,
+    kills: dict[float, list[str]] | None = None,
+) -> tuple[dict[str, Actor], list[dict[str, object]]]:
+    """Simulate the topology in `text`; return its actors (as they ended) and its events.
+
+    Args:
+        heartbeats: heartbeat every parent–child link, as a real run does.
+        kills: virtual time -> actors stopped then (they die: no goodbye, no more messages).
+    """
     spec = parse_topology(text)
     out.mkdir(parents=True, exist_ok=True)
-    actors: dict[str, Actor] = run_virtual(_run(spec, out))
+    actors: dict[str, Actor] = run_virtual(_run(spec, out, heartbeats, kills or {}))
     return actors, read_events(out / "events.jsonl")
 
 
-async def _run(spec: RunSpec, out: Path) -> dict[str, Actor]:
+async def _run(
+    spec: RunSpec, out: Path, heartbeats: Heartbeats | None, kills: dict[float, list[str]]
+) -> dict[str, Actor]:
     ended = asyncio.Event()
 
     def on_done(done: Done) -> None:
         ended.set()
 
     recorder = Recorder(out / "events.jsonl", None, on_done)
-    builder = NodeBuilder(spec, recorder=RECORDER)
+    builder = NodeBuilder(spec, recorder=RECORDER, heartbeats=heartbeats)
     node = Node("sim", clock=LoopClock(), config=NodeConfig(mailbox_capacity=10_000), sink=recorder)
     node.spawn(recorder, RECORDER)
     actors = dict(builder.build(builder.actor_ids()))
@@ -40,13 +54,25 @@ async def _run(spec: RunSpec, out: Path) -> dict[str, Actor]:
         node.spawn(actor, name)
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
+
+    async def kill_on_time() -> None:
+        for at in sorted(kills):
+            await node.clock.sleep_until(at)
+            for name in kills[at]:
+                recorder.emit(
+                    {"t": 0.0, "vt": node.clock.now(), "node": "sim", "actor": name, "event": "killed"}
+                )
+                node.stop_actor(name)
+
     async with asyncio.TaskGroup() as tg:
         tg.create_task(node.run())
+        killer = tg.create_task(kill_on_time())
         stalled = tg.create_task(loop.stalled.wait())
         finished = tg.create_task(ended.wait())
         await asyncio.wait([stalled, finished], return_when=asyncio.FIRST_COMPLETED)
         stalled.cancel()
         finished.cancel()
+        killer.cancel()
         node.stop()
     recorder.close()
     if not ended.is_set():

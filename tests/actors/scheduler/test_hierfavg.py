@@ -29,15 +29,20 @@ partition = { kind = "dirichlet", alpha = 0.5 }
 max_rounds = 3
 """
 
-STAR = COMMON + """
+STAR = (
+    COMMON
+    + """
 [graph]
 template = "star"
 clients = 6
 [server]
 algorithm = "fedavg"
 """
+)
 
-ONE_EDGE = COMMON + """
+ONE_EDGE = (
+    COMMON
+    + """
 [graph]
 template = "hierarchy"
 groups = [6]
@@ -48,6 +53,7 @@ mode = "hierfavg"
 kappa1 = 1
 kappa2 = 1
 """
+)
 
 
 def test_hierfavg_with_one_scheduler_and_kappas_of_one_gives_exactly_fedavgs_global_model(
@@ -66,7 +72,9 @@ def test_hierfavg_with_one_scheduler_and_kappas_of_one_gives_exactly_fedavgs_glo
     assert len(accuracy) == 4  # versions 0..3
 
 
-KAPPAS = COMMON.replace("max_rounds = 3", "max_rounds = 2") + """
+KAPPAS = (
+    COMMON.replace("max_rounds = 3", "max_rounds = 2")
+    + """
 [graph]
 template = "hierarchy"
 levels = [1, 2, 6]
@@ -77,6 +85,7 @@ mode = "hierfavg"
 kappa1 = 3
 kappa2 = 2
 """
+)
 
 
 def test_each_report_is_kappa2_edge_rounds_of_kappa1_local_rounds_each(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ from actors.server import FedAvgServer
 from tests.actors.scheduler.test_hierfavg import COMMON
 from tests.sims.built_run import run_and_keep
 
-STAR = COMMON + """
+STAR = (
+    COMMON
+    + """
 [graph]
 template = "star"
 clients = 6
@@ -20,8 +22,11 @@ clients = 6
 algorithm = "fedavg"
 min_clients = 6
 """
+)
 
-RELAYS = COMMON + """
+RELAYS = (
+    COMMON
+    + """
 [graph]
 template = "hierarchy"
 levels = [1, 2, 4, 6]
@@ -31,6 +36,7 @@ min_clients = 6
 [scheduler]
 mode = "relay"
 """
+)
 
 
 def test_two_levels_of_relays_give_exactly_the_stars_fedavg_model(tmp_path: Path) -> None:
@@ -50,7 +56,9 @@ def test_two_levels_of_relays_give_exactly_the_stars_fedavg_model(tmp_path: Path
     assert applied == {f"client-00{i}": 3 for i in range(6)}
 
 
-ASYNC_EDGES = COMMON.replace("max_rounds = 3", "max_versions = 12") + """
+ASYNC_EDGES = (
+    COMMON.replace("max_rounds = 3", "max_versions = 12")
+    + """
 [graph]
 template = "hierarchy"
 levels = [1, 2, 6]
@@ -67,6 +75,7 @@ alpha = 0.6
 [behaviour.compute]
 time = { kind = "uniform", low_s = 1.0, high_s = 3.0 }
 """
+)
 
 
 def test_async_edges_push_every_n_versions_and_every_push_is_applied_once(tmp_path: Path) -> None:
@@ -95,7 +104,9 @@ def test_async_edges_push_every_n_versions_and_every_push_is_applied_once(tmp_pa
     assert max(r["staleness"] for r in at_edges) > 0
 
 
-NESTED = COMMON.replace("max_rounds = 3", "max_rounds = 2") + """
+NESTED = (
+    COMMON.replace("max_rounds = 3", "max_rounds = 2")
+    + """
 [graph]
 template = "hierarchy"
 levels = [1, 2, 4, 8]
@@ -105,6 +116,7 @@ algorithm = "fedavg"
 mode = "hierfavg"
 kappa2 = 2
 """
+)
 
 
 def test_hierfavg_schedulers_nest_three_levels_deep(tmp_path: Path) -> None:
