@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from actors.actor import Actor
 
 HEARTBEAT_INTERVAL_S = 1.0  # wall seconds between two heartbeats on a link
-HEARTBEAT_LIVENESS = 3  # heartbeats missed in a row before the peer is lost
+HEARTBEAT_LIVENESS = 5  # heartbeats missed in a row before the peer is lost (3 starved busy 2-core runs)
 
 
 class LivenessConfig(BaseModel):

@@ -3,18 +3,21 @@
 | code | name | what happened |
 |---|---|---|
 | 0 | `EXIT_OK` | the stopping rule fired with every node alive |
-| 1 | `EXIT_NODE_FAILED` | a node the run cannot do without died mid-run (server, scheduler, last learners) |
+| 1 | `EXIT_NODE_FAILED` | a node the run cannot do without died mid-run (the server's, the last learners') |
 | 2 | `EXIT_BAD_INPUT` | the topology or hosts file was refused; nothing started |
 | 3 | `EXIT_DEGRADED` | the stopping rule fired, but nodes died on the way and the run went on without them |
 | 4 | `EXIT_START_FAILED` | a node could not start or register (host, command, stderr tail printed) |
 | 130 | `EXIT_INTERRUPTED` | Ctrl-C (SIGINT) or SIGTERM |
 
-A node may die mid-run without ending it when it hosts learners only and the
-algorithm recovers their lost work: a star under an asynchronous server
-(FedAsync, FedBuff) with `server.task_timeout_s`, which re-issues or forgets
-each lost task, or pairwise gossip, whose peers skip a neighbour that does not
-answer. Synchronous FedAvg, D-PSGD and hierarchies end the run (code 1): their
-rounds would wait for the lost actors. In every case every other node is
+A node may die mid-run without ending it when what it hosts can be done
+without. With heartbeats (`[liveness]`, on by default) that is every node but
+the server's: a lost client's task is re-issued (asynchronous servers) or no
+longer waited for (synchronous rounds), and the children of a lost scheduler
+join its parent or declared fallback. Gossip has no parent to notice a lost
+peer: pairwise gossip survives (its peers skip a neighbour that does not
+answer), D-PSGD does not (its rounds wait for every neighbour). Without
+heartbeats only learner nodes under an asynchronous server with
+`server.task_timeout_s` are expendable. In every case every other node is
 stopped before the launcher exits.
 """
 
@@ -43,13 +46,17 @@ def expendable_nodes(spec: RunSpec, graph: Graph, plans: Sequence[NodePlan]) -> 
     """The nodes whose death the run survives (see the module docstring)."""
     if not _recovers_lost_learners(spec, graph):
         return set()
-    learners = {n.id for n in graph.learners()}
-    return {p.node_id for p in plans if p.actors and set(p.actors) <= learners}
+    spare = {n.id for n in graph.learners()}
+    if graph.kind != "gossip" and spec.liveness.enabled:
+        spare |= {n.id for n in graph.of_role("scheduler")}
+    return {p.node_id for p in plans if p.actors and set(p.actors) <= spare}
 
 
 def _recovers_lost_learners(spec: RunSpec, graph: Graph) -> bool:
     if graph.kind == "gossip":  # pairwise gossip skips a neighbour that does not answer; D-PSGD waits
         return spec.peer is not None and spec.peer.algorithm == "pairwise"
+    if spec.liveness.enabled:  # heartbeats find the lost clients and schedulers
+        return True
     if graph.count("scheduler"):  # an edge's own rounds would wait for its lost clients
         return False
     server = spec.server

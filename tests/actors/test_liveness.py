@@ -229,7 +229,7 @@ def test_a_fallback_that_cannot_adopt_is_refused_naming_the_field(fallback: str,
 
 
 def test_liveness_settings_are_wall_seconds_stretched_by_the_time_scale() -> None:
-    assert LivenessConfig().on_clock(0.5) == Heartbeats(interval=2.0, liveness=3)
+    assert LivenessConfig().on_clock(0.5) == Heartbeats(interval=2.0, liveness=5)
     assert LivenessConfig(enabled=False).on_clock(1.0) is None
     with pytest.raises(ValueError, match="liveness"):
         LivenessConfig(liveness=2)
