@@ -9,6 +9,7 @@
     [data]    kind = "digits"   [data.partition] kind = "dirichlet", alpha = 0.5
     [stop]    target_accuracy = 0.9, max_versions = 500
     [placement] processes = 3
+    [checkpoint] every_versions = 10, every_s = 30
 
 Every table is frozen and rejects unknown keys, so a typo is an error that
 names the key, never a silent default. Variants are discriminated unions:
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from actors.client.local_sgd import TrainConfig
 from actors.peer import DpsgdConfig, PairwiseConfig
 from actors.scheduler import AsyncEdgeConfig, HierFavgConfig, RelayConfig
+from actors.server.checkpoint import CheckpointConfig
 from actors.server.fedasync import FedAsyncConfig
 from actors.server.fedavg import FedAvgConfig
 from actors.server.fedbuff import FedBuffConfig
@@ -103,6 +105,7 @@ class RunSpec(_Spec):
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     security: SecuritySpec = Field(default_factory=SecuritySpec)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
 
     @field_validator("graph")
     @classmethod

@@ -23,6 +23,7 @@ from actors.codec import build_message, tree_nbytes
 from actors.errors import DecodeError, FedActorsError
 from actors.messages import Message
 from actors.protocol import Done, Join, Leave, Relayed, Task, Update
+from actors.server.checkpoint import Checkpointed, Checkpointer
 from actors.server.stop import StopConfig
 from actors.server.validation import UpdateValidator, ValidationConfig
 from actors.statedict import StateDict, add
@@ -43,6 +44,8 @@ class ServerDeps:
         eval_every: evaluate the global model every this many versions.
         expected_clients: the only actors whose `Join` and `Update` are taken
             (the server's children in the topology); None: anyone's.
+        checkpoint: writes the server's state when due, and restores it on
+            resume (`resume()`); None: never (simulations).
     """
 
     evaluator: Evaluator | None
@@ -51,9 +54,10 @@ class ServerDeps:
     recorder: str | None = None
     eval_every: int = 1
     expected_clients: frozenset[str] | None = None
+    checkpoint: Checkpointer | None = None
 
 
-class ServerActor(Actor):
+class ServerActor(Checkpointed, Actor):
     """Shared server bookkeeping; see the module docstring."""
 
     def __init__(self, initial: StateDict, deps: ServerDeps) -> None:
@@ -86,6 +90,7 @@ class ServerActor(Actor):
 
     async def on_start(self) -> None:
         self._started_at = self.clock.now()
+        self.record_resumed()
         await self.evaluate()
 
     @handler
@@ -232,6 +237,7 @@ class ServerActor(Actor):
         self.metrics.record("model_updated", version=self.version, contributors=contributors)
         if self.version % self.deps.eval_every == 0:
             await self.evaluate()
+        await self.checkpoint_when_due()
         if self.deps.stop is None:
             return
         reason = self.deps.stop.reason(self.version, self.clock.now() - self._started_at, self.last_accuracy)
