@@ -206,7 +206,7 @@ class Checkpointer:
         every_versions, every_s = self.config.every_versions, self.config.every_s
         if every_versions and version - self._written_version >= every_versions:
             return True
-        return bool(every_s) and now - self._written_at >= every_s  # type: ignore[operator]
+        return bool(every_s and now - self._written_at >= every_s)
 
     def mark(self, version: int, now: float) -> None:
         """Count the next interval from here (a write was made or tried, or a checkpoint loaded)."""
