@@ -96,17 +96,6 @@ def encode(envelope: Envelope) -> list[Any]:
         EncodeError: a field holds a value msgpack cannot carry, a tensor not on
             the CPU, or a dtype outside the wire's table.
     """
-    frames: list[Any] = [b""]
-
-    def default(obj: Any) -> msgpack.ExtType:
-        if isinstance(obj, torch.Tensor):
-            return _tensor_ext(obj, frames)
-        if isinstance(obj, np.ndarray):
-            return _ndarray_ext(obj, frames)
-        if isinstance(obj, tuple):
-            return list(obj)  # type: ignore[return-value]
-        raise EncodeError(f"cannot put a {type(obj).__name__} on the wire in {envelope.body.kind!r}")
-
     header = [
         WIRE_VERSION,
         envelope.body.kind,
@@ -116,10 +105,38 @@ def encode(envelope: Envelope) -> list[Any]:
         envelope.flags,
         envelope.body.to_fields(),
     ]
+    return _pack(header, repr(envelope.body.kind))
+
+
+def encode_tree(tree: Any) -> list[Any]:
+    """Frames for a tree of dicts (str keys), lists, tuples, scalars, strings and tensors,
+    in the wire's form: a msgpack frame, then each tensor's bytes (no copies).
+
+    What a file written without pickle (a checkpoint) holds; `decode_tree`
+    reads it back, with tuples as lists.
+
+    Raises:
+        EncodeError: as for `encode`.
+    """
+    return _pack(tree, "a tree")
+
+
+def _pack(obj: Any, what: str) -> list[Any]:
+    frames: list[Any] = [b""]
+
+    def default(value: Any) -> msgpack.ExtType:
+        if isinstance(value, torch.Tensor):
+            return _tensor_ext(value, frames)
+        if isinstance(value, np.ndarray):
+            return _ndarray_ext(value, frames)
+        if isinstance(value, tuple):
+            return list(value)  # type: ignore[return-value]
+        raise EncodeError(f"cannot put a {type(value).__name__} on the wire in {what}")
+
     try:
-        frames[0] = msgpack.packb(header, default=default)
+        frames[0] = msgpack.packb(obj, default=default)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise EncodeError(f"cannot encode {envelope.body.kind!r}: {exc}") from exc
+        raise EncodeError(f"cannot encode {what}: {exc}") from exc
     return frames
 
 
@@ -197,11 +214,30 @@ def decode(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS, origin:
     """
     views = _checked_views(frames, limits)
     used: set[int] = set()
-    header = _unpack_header(views, used)
-    if len(used) != len(views) - 1:
-        raise FrameCountError(f"{len(used)} tensor frame(s) as the header lists", f"{len(views) - 1}")
+    header = _unpack(views, used)
+    _check_header_shape(header)
+    _check_every_frame_used(views, used)
     _version, kind, sender, receiver, corr_id, flags, fields = header
     return Envelope(sender, receiver, build_message(kind, fields), corr_id, flags, origin)
+
+
+def decode_tree(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS) -> Any:
+    """Rebuild what `encode_tree` encoded (tuples come back as lists), checked as `decode` checks.
+
+    Raises:
+        OversizeFrameError, FrameCountError, TruncatedEnvelopeError,
+        MalformedEnvelopeError, UnknownDtypeError, TensorSizeError: as for `decode`.
+    """
+    views = _checked_views(frames, limits)
+    used: set[int] = set()
+    tree = _unpack(views, used)
+    _check_every_frame_used(views, used)
+    return tree
+
+
+def _check_every_frame_used(views: list[memoryview], used: set[int]) -> None:
+    if len(used) != len(views) - 1:
+        raise FrameCountError(f"{len(used)} tensor frame(s) as the header lists", f"{len(views) - 1}")
 
 
 def _checked_views(frames: Sequence[Any], limits: DecodeLimits) -> list[memoryview]:
@@ -220,7 +256,7 @@ def _checked_views(frames: Sequence[Any], limits: DecodeLimits) -> list[memoryvi
     return views
 
 
-def _unpack_header(views: list[memoryview], used: set[int]) -> list[Any]:
+def _unpack(views: list[memoryview], used: set[int]) -> Any:
     def ext_hook(code: int, data: bytes) -> Any:
         return _rebuild_tensor(code, data, views, used)
 
@@ -238,7 +274,6 @@ def _unpack_header(views: list[memoryview], used: set[int]) -> list[Any]:
         raise MalformedEnvelopeError("a msgpack header", f"undecodable bytes ({exc})") from exc
     except Exception as exc:  # msgpack raises many types on garbage: all are bad input here
         raise MalformedEnvelopeError("a msgpack header", f"{type(exc).__name__}: {exc}") from exc
-    _check_header_shape(header)
     return header
 
 

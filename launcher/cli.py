@@ -8,13 +8,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.logs import configure_logging
 from actors.node import run_process
 from sims.errors import SimError
 from topologies.errors import TopologyError
 from topologies.load import load_topology
+
+if TYPE_CHECKING:
+    from launcher.run import RunResult
 
 EXIT_BAD_INPUT = 2
 
@@ -40,7 +43,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_run(commands: Any) -> None:
     run = commands.add_parser("run", help="run a topology file over local processes")
-    run.add_argument("file", type=Path, help="the topology TOML file")
+    run.add_argument("file", type=Path, nargs="?", help="the topology TOML file (not with --resume)")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its checkpoints (after a crash or kill)",
+    )
     run.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
     run.add_argument(
         "--mode",
@@ -207,6 +216,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from launcher.run import default_run_dir, run_local, run_sim
 
+    if args.resume is not None:
+        return _resume(args)
+    if args.file is None:
+        print("fedactors: run needs a topology file, or --resume RUN_DIR", file=sys.stderr)
+        return EXIT_BAD_INPUT
     spec = _load_or_report(args.file, args.overrides)
     if spec is None:
         return EXIT_BAD_INPUT
@@ -217,9 +231,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = run_sim(spec, args.file, run_dir)
     else:
         result = asyncio.run(run_local(spec, args.file, run_dir))
+    return _report(spec.name, result)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from actors.server.errors import CheckpointError
+    from launcher.errors import ResumeError
+    from launcher.resume import prepare_resume
+    from launcher.run import run_local
+
+    if args.file is not None or args.out is not None or args.mode is not None or args.overrides:
+        print(
+            "fedactors: --resume continues the run as its directory declares it: "
+            "drop FILE, --out, --mode and --set",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        spec = prepare_resume(args.resume)
+    except (ResumeError, CheckpointError) as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return _report(spec.name, asyncio.run(run_local(spec, None, args.resume)))
+
+
+def _report(name: str, result: RunResult) -> int:
+    """Print how a run ended; its exit code."""
     summary = result.summary
     print(
-        f"{spec.name}: {result.reason} after {summary['versions']} versions, "
+        f"{name}: {result.reason} after {summary['versions']} versions, "
         f"final accuracy {summary['final_accuracy']}, wall {summary['wall_time_s']:.1f} s -> {result.run_dir}"
     )
     return result.exit_code
@@ -242,12 +282,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         print(format_plan(spec, plan))
         return 0
     result = asyncio.run(launch_run(spec, args.file, args.out or default_run_dir(spec), plan))
-    summary = result.summary
-    print(
-        f"{spec.name}: {result.reason} after {summary['versions']} versions, "
-        f"final accuracy {summary['final_accuracy']}, wall {summary['wall_time_s']:.1f} s -> {result.run_dir}"
-    )
-    return result.exit_code
+    return _report(spec.name, result)
 
 
 def _cmd_topology_show(args: argparse.Namespace) -> int:

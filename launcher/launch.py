@@ -123,7 +123,7 @@ def prepare_launch(
     """Write the run directory (with the resolved plan and the hosts file); where the launcher listens."""
     local = plan.backend.name == "local"
     resolved = plan.resolved(with_security_resolved(spec, all_hosts_local=local))
-    prepare_run_dir(resolved, source, run_dir)
+    resolved = prepare_run_dir(resolved, source, run_dir)  # with the checkpoint directory resolved
     if plan.source is not None:
         shutil.copyfile(plan.source, run_dir / "hosts.toml")
     by_name = {h.name: h for h in plan.hosts}

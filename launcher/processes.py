@@ -101,7 +101,7 @@ async def start_process(
 
 async def _pump(node: NodeProcess, log_path: Path, echo: Callable[[str], None]) -> None:
     assert node.proc.stderr is not None
-    with log_path.open("w", encoding="utf-8") as log:
+    with log_path.open("a", encoding="utf-8") as log:  # a resumed run adds to its nodes' logs
         async for raw in node.proc.stderr:
             line = raw.decode(errors="replace").rstrip()
             log.write(line + "\n")

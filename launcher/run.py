@@ -71,12 +71,27 @@ def default_run_dir(spec: RunSpec, root: Path = Path("runs")) -> Path:
     return root / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 
 
-def prepare_run_dir(spec: RunSpec, source: Path, run_dir: Path) -> Path:
-    """Create the run directory with the file as written and as resolved."""
+def prepare_run_dir(spec: RunSpec, source: Path | None, run_dir: Path) -> RunSpec:
+    """Create the run directory with the file as written (None: resuming, it is there)
+    and as resolved; return the resolved spec, which is what the nodes read."""
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, run_dir / "topology.toml")
+    spec = with_checkpoint_directory(spec, run_dir)
+    if spec.checkpoint.directory is not None:
+        Path(spec.checkpoint.directory).mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        shutil.copyfile(source, run_dir / "topology.toml")
     (run_dir / "topology.json").write_text(spec.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    return run_dir
+    return spec
+
+
+def with_checkpoint_directory(spec: RunSpec, run_dir: Path) -> RunSpec:
+    """`spec` with `checkpoint.directory` made absolute (relative to the run directory;
+    `checkpoints` by default); unchanged for a simulation, which never checkpoints."""
+    if spec.mode == "sim":
+        return spec
+    directory = run_dir.resolve() / (spec.checkpoint.directory or "checkpoints")
+    checkpoint = spec.checkpoint.model_copy(update={"directory": str(directory)})
+    return spec.model_copy(update={"checkpoint": checkpoint})
 
 
 class _Progress:
@@ -115,10 +130,13 @@ def run_sim(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
     return RunResult(run_dir, exit_code, reason, summary)
 
 
-async def run_local(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
-    """Run the topology as node processes on this machine (see the module docstring)."""
-    spec = with_security_resolved(spec, all_hosts_local=True)
-    prepare_run_dir(spec, source, run_dir)
+async def run_local(spec: RunSpec, source: Path | None, run_dir: Path) -> RunResult:
+    """Run the topology as node processes on this machine (see the module docstring).
+
+    `source` is the topology file, copied into the run directory; None when the
+    run resumes (`launcher.resume`) in the directory that already has it.
+    """
+    spec = prepare_run_dir(with_security_resolved(spec, all_hosts_local=True), source, run_dir)
     graph = build_graph(spec)
     plans = plan_processes(spec, graph)
     here = HostSpec(name="localhost")
@@ -162,7 +180,8 @@ async def run_nodes(
     The run directory must be prepared (`prepare_run_dir`) with the spec the nodes read.
     """
     progress = _Progress(spec)
-    recorder = Recorder(run_dir / "events.jsonl", progress.on_record, progress.on_done)
+    events = run_dir / "events.jsonl"
+    recorder = Recorder(events, progress.on_record, progress.on_done, append=spec.checkpoint.resume)
     transport = ZmqTransport(LAUNCHER_NODE, site.bind, node_zmq_config(spec.security, LAUNCHER_NODE))
     node = Node(LAUNCHER_NODE, transport, sink=recorder)
     node.spawn(recorder, RECORDER)

@@ -27,7 +27,8 @@ from actors.scheduler import (
     RelayConfig,
     RelayScheduler,
 )
-from actors.server import SERVERS, ServerDeps
+from actors.server import SERVERS, ServerActor, ServerDeps
+from actors.server.checkpoint import Checkpointer
 from actors.server.fedasync import FedAsyncConfig
 from sims.behaviour import SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
@@ -84,11 +85,27 @@ class NodeBuilder:
         return [MONITOR, *ids] if self.graph.kind == "gossip" else ids
 
     def build(self, actor_ids: Sequence[str]) -> list[tuple[str, Actor]]:
-        """The named actors, parents first as in `actor_ids`."""
-        return [
+        """The named actors, parents first as in `actor_ids`; servers and schedulers
+        restored from their checkpoints when the run resumes.
+
+        Raises:
+            CheckpointError: a checkpoint cannot be read, or does not fit its actor.
+        """
+        built = [
             (actor_id, self._monitor() if actor_id == MONITOR else self._actor(self.graph.node(actor_id)))
             for actor_id in actor_ids
         ]
+        for _, actor in built:
+            if isinstance(actor, ServerActor):
+                actor.resume()
+        return built
+
+    def checkpointer(self, actor_id: str) -> Checkpointer | None:
+        """Where `actor_id` checkpoints: nowhere in a simulation, or when no launcher resolved a directory."""
+        config = self.spec.checkpoint
+        if self.spec.mode == "sim" or config.directory is None:
+            return None
+        return Checkpointer(config, actor_id)
 
     def links(self) -> SimLinks | None:
         """The link model of `[behaviour.links]` (None when every link is instant)."""
@@ -112,7 +129,7 @@ class NodeBuilder:
 
     def _actor(self, node: GraphNode) -> Actor:
         if node.role == "server":
-            return self._server()
+            return self._server(node.id)
         if node.role == "peer":
             return self._peer(node)
         parent = self.graph.parent_of(node.id)
@@ -157,6 +174,7 @@ class NodeBuilder:
             seed=derived_seed(self.spec.seed, 6, node.index),
             expected_clients=frozenset(expected),
             heartbeats=self.heartbeats,
+            checkpoint=self.checkpointer(node.id),
         )
         if isinstance(config, HierFavgConfig):
             return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
@@ -196,7 +214,7 @@ class NodeBuilder:
         peers = [n.id for n in self.graph.of_role("peer")]
         return GossipMonitor(peers, evaluator.evaluate, self.spec.stop, self.recorder, poll)
 
-    def _server(self) -> Actor:
+    def _server(self, node_id: str) -> Actor:
         config = self.spec.server
         assert config is not None, "RunSpec requires [server] when the graph has a server"
         evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
@@ -209,6 +227,7 @@ class NodeBuilder:
             # Its subtree, not only its children: relays forward their children's messages as theirs.
             expected_clients=frozenset(n.id for n in self.graph.nodes) - {self.graph.root()},
             heartbeats=self.heartbeats,
+            checkpoint=self.checkpointer(node_id),
         )
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
 

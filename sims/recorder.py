@@ -29,17 +29,24 @@ class Recorder(Actor):
         path: the JSONL file (created or truncated).
         on_record: called for every record (a progress bar, a live summary).
         on_done: called once when the server reports the end of the run.
+        append: add to the file instead (a resumed run keeps its log).
     """
 
     def __init__(
-        self, path: Path, on_record: RecordHook | None = None, on_done: DoneHook | None = None
+        self,
+        path: Path,
+        on_record: RecordHook | None = None,
+        on_done: DoneHook | None = None,
+        append: bool = False,
     ) -> None:
         self.path = path
         self.on_record = on_record
         self.on_done = on_done
         self.done: Done | None = None
         self.count = 0
-        self._file: IO[str] = path.open("w", encoding="utf-8")
+        self._file: IO[str] = path.open("a" if append else "w", encoding="utf-8")
+        if append and self._file.tell() > 0 and not _ends_with_newline(path):
+            self._file.write("\n")  # a launcher killed mid-line: the torn line must not swallow ours
 
     def emit(self, record: Record) -> None:
         self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
@@ -67,3 +74,9 @@ class Recorder(Actor):
 
     async def on_stop(self) -> None:
         self._file.flush()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as log:
+        log.seek(-1, 2)
+        return log.read(1) == b"\n"

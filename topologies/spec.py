@@ -9,6 +9,7 @@
     [data]    kind = "digits"   [data.partition] kind = "dirichlet", alpha = 0.5
     [stop]    target_accuracy = 0.9, max_versions = 500
     [placement] processes = 3
+    [checkpoint] every_versions = 10, every_s = 30
 
 Every table is frozen and rejects unknown keys, so a typo is an error that
 names the key, never a silent default. Variants are discriminated unions:
@@ -25,6 +26,7 @@ from actors.client.local_sgd import TrainConfig
 from actors.liveness import LivenessConfig
 from actors.peer import DpsgdConfig, PairwiseConfig
 from actors.scheduler import AsyncEdgeConfig, HierFavgConfig, RelayConfig
+from actors.server.checkpoint import CheckpointConfig
 from actors.server.fedasync import FedAsyncConfig
 from actors.server.fedavg import FedAvgConfig
 from actors.server.fedbuff import FedBuffConfig
@@ -105,6 +107,7 @@ class RunSpec(_Spec):
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     security: SecuritySpec = Field(default_factory=SecuritySpec)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
 
     @field_validator("graph")
     @classmethod

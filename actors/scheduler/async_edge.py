@@ -19,8 +19,8 @@ the next push.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,7 +118,24 @@ class AsyncEdge(Uplink, AsyncServer):
         self.version += 1
         self._since_push += 1
         self.metrics.record("edge_updated", version=self.version, contributors=contributors)
+        await self.checkpoint_when_due()
         await self._push_when_due()
+
+    def state(self) -> dict[str, Any]:
+        # What the parent's model already holds of this edge: the last push, or
+        # before any, the model of the task the edge started from.
+        base = self._pushed
+        if base is None and self._open_task is not None:
+            base = self._open_task.weights
+        edge = {"has_model": self._has_model, "base": base, "since_push": self._since_push}
+        return {**super().state(), **edge, "losses": list(self._losses)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        super().load_state(state)
+        self._has_model, self._since_push = bool(state["has_model"]), int(state["since_push"])
+        base = state["base"]
+        self._pushed = None if base is None else self.checked_model(base, "the edge's last push")
+        self._losses = [float(loss) for loss in state["losses"]]
 
     async def _push_when_due(self) -> None:
         task = self._open_task

@@ -130,6 +130,7 @@ class HierFavgScheduler(Uplink, SyncRoundsServer):
             self.params = add(self.params, delta)
             self.version += 1
             self.metrics.record("edge_updated", version=self.version, contributors=len(updates))
+            await self.checkpoint_when_due()
         if result.total is None or parent != self.parent:
             reason = "no_edge_round_succeeded" if result.total is None else "parent_lost"
             self.metrics.record("edge_report_skipped", task=task.task_id, reason=reason)

@@ -30,6 +30,7 @@ from actors.errors import DecodeError, FedActorsError
 from actors.liveness import Heartbeats, Liveness
 from actors.messages import Message
 from actors.protocol import Done, Join, Leave, Relayed, Task, Update
+from actors.server.checkpoint import Checkpointed, Checkpointer
 from actors.server.stop import StopConfig
 from actors.server.validation import UpdateValidator, ValidationConfig
 from actors.statedict import StateDict, add
@@ -51,6 +52,8 @@ class ServerDeps:
         expected_clients: the only actors whose `Join` and `Update` are taken
             (the server's children in the topology); None: anyone's.
         heartbeats: heartbeat the children and forget the silent ones (None: never).
+        checkpoint: writes the server's state when due, and restores it on
+            resume (`resume()`); None: never (simulations).
     """
 
     evaluator: Evaluator | None
@@ -60,9 +63,10 @@ class ServerDeps:
     eval_every: int = 1
     expected_clients: frozenset[str] | None = None
     heartbeats: Heartbeats | None = None
+    checkpoint: Checkpointer | None = None
 
 
-class ServerActor(Actor):
+class ServerActor(Checkpointed, Actor):
     """Shared server bookkeeping; see the module docstring."""
 
     def __init__(self, initial: StateDict, deps: ServerDeps) -> None:
@@ -97,6 +101,10 @@ class ServerActor(Actor):
 
     async def on_start(self) -> None:
         self._started_at = self.clock.now()
+        self.record_resumed()
+        if self.liveness is not None:
+            for client in sorted(self.clients):  # restored: those that never come back are lost
+                self.liveness.watch(client)
         await self.evaluate()
 
     @handler
@@ -283,6 +291,7 @@ class ServerActor(Actor):
         self.metrics.record("model_updated", version=self.version, contributors=contributors)
         if self.version % self.deps.eval_every == 0:
             await self.evaluate()
+        await self.checkpoint_when_due()
         if self.deps.stop is None:
             return
         reason = self.deps.stop.reason(self.version, self.clock.now() - self._started_at, self.last_accuracy)

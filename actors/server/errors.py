@@ -98,3 +98,17 @@ class OptimizerStateError(ServerError):
         self.optimizer = optimizer
         self.reason = reason
         super().__init__(f"cannot load state into {optimizer}: {reason}")
+
+
+class CheckpointError(ServerError):
+    """A checkpoint file cannot be read back, or does not fit the actor resuming from it.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"checkpoint {path}: {reason} (delete it to start this actor from scratch)")

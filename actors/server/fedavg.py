@@ -12,7 +12,8 @@ that arrive after their round closed are dropped and counted.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -78,6 +79,13 @@ class FedAvgServer(SyncRoundsServer):
     async def on_start(self) -> None:
         await super().on_start()
         self.start_task(self._run_rounds(), "rounds")
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        super().load_state(state)
+        self.optimizer.load_state_dict(state["optimizer"])
 
     async def _run_rounds(self) -> None:
         while not self.done:

@@ -15,7 +15,8 @@ at any time; each reporting client is replaced by a randomly chosen idle one.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,3 +88,17 @@ class FedBuffServer(AsyncServer):
             await self.new_version(
                 self.optimizer.step(self.params, mean), contributors=self.config.buffer_size
             )
+
+    def state(self) -> dict[str, Any]:
+        return {
+            **super().state(),
+            "optimizer": self.optimizer.state_dict(),
+            "buffer": list(self.buffer),
+            "buffer_weights": list(self.buffer_weights),
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        super().load_state(state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.buffer = [self.checked_model(delta, "a buffered delta") for delta in state["buffer"]]
+        self.buffer_weights = [float(w) for w in state["buffer_weights"]]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from actors.protocol import Update
 from actors.server.aggregators import AggregatorConfig, build_aggregator
@@ -130,6 +131,13 @@ class SyncRoundsServer(ServerActor):
         else:
             count = len(joined)
         return sorted(self.rng.sample(joined, min(count, len(joined))))
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "round": self.round}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        super().load_state(state)
+        self.round = int(state["round"])
 
     async def _wait_for_updates(self) -> None:
         deadline: AbstractAsyncContextManager[object] = (

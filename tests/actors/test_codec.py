@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.codec import WIRE_VERSION, DecodeLimits, decode, encode, wire_size
+from actors.codec import WIRE_VERSION, DecodeLimits, decode, decode_tree, encode, encode_tree, wire_size
 from actors.errors import (
     DecodeError,
     EncodeError,
@@ -98,6 +98,23 @@ def test_any_tree_of_tensors_round_trips_bit_for_bit(tree: object) -> None:
 
     assert (back.sender, back.receiver, back.corr_id, back.flags) == ("a", "b", 9, 1)
     assert same_tree(tree, back.body.tree)
+
+
+@settings(max_examples=100, deadline=None)
+@given(tree=trees)
+def test_any_tree_round_trips_bit_for_bit_without_an_envelope(tree: object) -> None:
+    frames = encode_tree(tree)
+
+    back = decode_tree([bytearray(f) for f in frames])
+
+    assert same_tree(tree, back)
+
+
+def test_a_tree_with_a_frame_its_header_does_not_list_is_refused() -> None:
+    frames = [*encode_tree({"w": torch.zeros(2)}), b"extra"]
+
+    with pytest.raises(FrameCountError, match="expected 1 tensor frame"):
+        decode_tree(frames)
 
 
 def test_nan_and_negative_zero_survive_bit_for_bit() -> None:

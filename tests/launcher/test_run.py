@@ -75,6 +75,7 @@ def test_each_star_example_reaches_90_percent_over_three_node_processes(tmp_path
     assert {e["event"] for e in events} >= {"client_joined", "task_trained", "update_applied", "evaluated"}
     assert sorted(p.name for p in out.iterdir()) == [
         "accuracy.png",
+        "checkpoints",
         "events.jsonl",
         "logs",
         "summary.json",

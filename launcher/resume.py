@@ -1,0 +1,81 @@
+"""`fedactors run --resume RUN_DIR`: continue a run that was cut short, from its checkpoints.
+
+    fedactors run topologies/examples/fedasync.toml --out runs/a    # killed mid-run
+    fedactors run --resume runs/a                                  # goes on from the checkpoints
+
+The run directory's own resolved topology (`topology.json`) is read, marked
+`checkpoint.resume = true` and written back; the node processes start again
+on this machine, each server and scheduler restores its state from
+`checkpoints/<actor>.ckpt` before it starts (one with no file starts afresh,
+with a warning), and the event log and node logs are appended to. The summary
+is computed again over the whole log. Everything is checked before any
+process starts: a directory that is not a run, has no checkpoint, holds a
+corrupt one, or finished already is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from actors.server.checkpoint import read_checkpoint
+from launcher.errors import ResumeError
+from sims.results import read_events
+from topologies.spec import RunSpec
+
+
+def prepare_resume(run_dir: Path) -> RunSpec:
+    """Check that `run_dir` can be resumed; mark its topology resumed and return it.
+
+    Raises:
+        ResumeError: no `topology.json`, an invalid one, a simulation, no
+            checkpoint, or a run that finished.
+        CheckpointError: a checkpoint file is corrupt or cut short.
+    """
+    spec = _resolved_topology(run_dir)
+    for path in _checkpoints(run_dir, spec):
+        read_checkpoint(path)  # a corrupt file is refused now, not by a node process later
+    _check_unfinished(run_dir, spec)
+    checkpoint = spec.checkpoint.model_copy(update={"resume": True})
+    resumed = spec.model_copy(update={"checkpoint": checkpoint})
+    (run_dir / "topology.json").write_text(resumed.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return resumed
+
+
+def _resolved_topology(run_dir: Path) -> RunSpec:
+    path = run_dir / "topology.json"
+    if not path.is_file():
+        raise ResumeError(str(run_dir), "it has no topology.json; give the directory `fedactors run` wrote")
+    try:
+        spec = RunSpec.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise ResumeError(str(run_dir), f"its topology.json is not a valid topology: {exc}") from exc
+    if spec.mode == "sim":
+        raise ResumeError(str(run_dir), "it is a simulation, which writes no checkpoints; run it again")
+    return spec
+
+
+def _checkpoints(run_dir: Path, spec: RunSpec) -> list[Path]:
+    directory = Path(spec.checkpoint.directory or run_dir / "checkpoints")
+    found = sorted(directory.glob("*.ckpt")) if directory.is_dir() else []
+    if not found:
+        raise ResumeError(
+            str(run_dir),
+            f"no checkpoint in {directory}: the run ended before its first one "
+            "(see [checkpoint] every_versions and every_s); run it again",
+        )
+    return found
+
+
+def _check_unfinished(run_dir: Path, spec: RunSpec) -> None:
+    """The root server's `run_finished` ends a run (a scheduler's may only mean it lost its parent)."""
+    root = spec.graph.build().root()
+    events = run_dir / "events.jsonl"
+    records = read_events(events) if events.is_file() else []
+    finished = next((r for r in records if r["event"] == "run_finished" and r["actor"] == root), None)
+    if finished is not None:
+        raise ResumeError(
+            str(run_dir),
+            f"it finished already ({finished.get('reason')} at version {finished.get('version')})",
+        )
