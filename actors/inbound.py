@@ -59,13 +59,11 @@ class Inbound:
     async def _accept(self, envelope: Envelope) -> None:
         if envelope.sender and envelope.sender not in self._routes and envelope.sender not in self._slots:
             self._routes[envelope.sender] = envelope.origin  # learned route: reply to whoever wrote
-        if envelope.sender:
-            self.heard[envelope.sender] = self.clock.now()  # any message is a sign of life
+        if self._only_a_heartbeat(envelope):
+            return
         if envelope.is_reply:
             self._resolve(envelope)
             return
-        if isinstance(envelope.body, Heartbeat):
-            return  # noted; no actor handles it (see actors.liveness)
         slot = self._slots.get(envelope.receiver)
         if slot is None:
             self._count_drop(
@@ -79,6 +77,13 @@ class Inbound:
                 await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
             return
         await self._admit(slot, envelope)
+
+    def _only_a_heartbeat(self, envelope: Envelope) -> bool:
+        """Note that the sender lives (any message is a sign of life); whether the
+        message was a `Heartbeat`, which no actor handles (see `actors.liveness`)."""
+        if envelope.sender:
+            self.heard[envelope.sender] = self.clock.now()
+        return isinstance(envelope.body, Heartbeat)
 
     async def _admit(self, slot: _Slot, envelope: Envelope) -> None:
         """Put a received message in `slot`'s mailbox, waiting while its actor works through it.

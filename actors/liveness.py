@@ -79,10 +79,10 @@ class Heartbeats:
     liveness: int
 
     @property
-    def silence(self) -> float:
-        """The longest a dead peer goes unnoticed: it is lost at the first beat that
-        finds it silent for more than `liveness - 1` intervals."""
-        return self.interval * self.liveness
+    def lost_after(self) -> float:
+        """Silence after which a peer is lost, at the next beat: `liveness - 1` intervals,
+        so a dead peer goes unnoticed for at most `liveness` intervals."""
+        return self.interval * (self.liveness - 1)
 
 
 LostHook = Callable[[str], Awaitable[None]]
@@ -105,10 +105,6 @@ class Liveness:
         self._since: dict[str, float] = {}  # peer -> when watching (re)started
         self._sending: set[str] = set()
         self._running = False
-
-    @property
-    def watched(self) -> list[str]:
-        return sorted(self._since)
 
     def __contains__(self, peer: str) -> bool:
         return peer in self._since
@@ -135,7 +131,7 @@ class Liveness:
             for peer in sorted(self._since):
                 if peer not in self._since:
                     continue  # unwatched by an earlier loss's handling
-                if now - self.last_heard(peer) > self.settings.silence - self.settings.interval:
+                if now - self.last_heard(peer) > self.settings.lost_after:
                     del self._since[peer]
                     # its own task too: handling a loss may send to (and wait on) others
                     self.actor.start_task(self.on_lost(peer), f"lost-{peer}")

@@ -36,7 +36,7 @@ from actors.errors import (
 )
 from actors.inbound import Inbound
 from actors.mailbox import Mailbox
-from actors.messages import REPLY, Ack, Envelope, Failure, Heartbeat, Message
+from actors.messages import REPLY, Ack, Envelope, Failure, Message
 from actors.metrics import EventSink, Metrics, NullSink
 from actors.slots import NodeConfig, _Pending, _Slot, failure_to_error
 from actors.transport.base import Transport
@@ -223,8 +223,7 @@ class Node(Inbound):
     async def _deliver(self, envelope: Envelope) -> None:
         slot = self._slots.get(envelope.receiver)
         if slot is not None:
-            self.heard[envelope.sender] = self.clock.now()
-            if not isinstance(envelope.body, Heartbeat):
+            if not self._only_a_heartbeat(envelope):
                 await slot.mailbox.put(envelope)
             return
         node_id = self._routes.get(envelope.receiver)

@@ -101,12 +101,17 @@ class AsyncEdge(Uplink, AsyncServer):
         self._open_task = task
         await self._push_when_due()
 
-    async def parent_lost(self) -> None:
-        # Rebase on the new parent's first task from the model the lost one's task carried:
-        # what the group learned since then is kept.
+    @property
+    def _base(self) -> StateDict | None:
+        """What the parent's model already holds of this edge: the last push, or
+        before any, the model of the task the edge started from."""
         if self._pushed is None and self._open_task is not None:
-            self._pushed = self._open_task.weights
-        self._open_task = None
+            return self._open_task.weights
+        return self._pushed
+
+    async def parent_lost(self) -> None:
+        # The new parent's first task rebases from the base: what the group learned since is kept.
+        self._pushed, self._open_task = self._base, None
 
     async def update_arrived(self, client: str, update: Update, weights: StateDict) -> None:
         self._losses.append(update.loss)
@@ -122,12 +127,7 @@ class AsyncEdge(Uplink, AsyncServer):
         await self._push_when_due()
 
     def state(self) -> dict[str, Any]:
-        # What the parent's model already holds of this edge: the last push, or
-        # before any, the model of the task the edge started from.
-        base = self._pushed
-        if base is None and self._open_task is not None:
-            base = self._open_task.weights
-        edge = {"has_model": self._has_model, "base": base, "since_push": self._since_push}
+        edge = {"has_model": self._has_model, "base": self._base, "since_push": self._since_push}
         return {**super().state(), **edge, "losses": list(self._losses)}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
