@@ -77,10 +77,18 @@ class DecodeLimits:
         max_frame_bytes: largest single frame (a tensor or the header); the
             default, 1 GiB, holds any model we expect while refusing absurd input.
         max_frames: most tensor frames in one message.
+        max_name_chars: longest sender or receiver name (actor names are short;
+            a longer one is a peer's attempt on the node's memory or logs).
+        max_kind_chars: longest message kind.
+        max_string_bytes: longest string anywhere in the header (a `reason`,
+            a `detail`, a tensor's name), enforced by msgpack while it parses.
     """
 
     max_frame_bytes: int = 1 << 30
     max_frames: int = 100_000
+    max_name_chars: int = 256
+    max_kind_chars: int = 64
+    max_string_bytes: int = 65_536
 
 
 DEFAULT_LIMITS = DecodeLimits()
@@ -214,8 +222,8 @@ def decode(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS, origin:
     """
     views = _checked_views(frames, limits)
     used: set[int] = set()
-    header = _unpack(views, used)
-    _check_header_shape(header)
+    header = _unpack(views, used, limits)
+    _check_header_shape(header, limits)
     _check_every_frame_used(views, used)
     _version, kind, sender, receiver, corr_id, flags, fields = header
     return Envelope(sender, receiver, build_message(kind, fields), corr_id, flags, origin)
@@ -230,7 +238,7 @@ def decode_tree(frames: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS) ->
     """
     views = _checked_views(frames, limits)
     used: set[int] = set()
-    tree = _unpack(views, used)
+    tree = _unpack(views, used, limits)
     _check_every_frame_used(views, used)
     return tree
 
@@ -256,17 +264,23 @@ def _checked_views(frames: Sequence[Any], limits: DecodeLimits) -> list[memoryvi
     return views
 
 
-def _unpack(views: list[memoryview], used: set[int]) -> Any:
+def _unpack(views: list[memoryview], used: set[int], limits: DecodeLimits) -> Any:
     def ext_hook(code: int, data: bytes) -> Any:
         return _rebuild_tensor(code, data, views, used)
 
     try:
-        header = msgpack.unpackb(views[0], ext_hook=ext_hook, raw=False, strict_map_key=True)
+        header = msgpack.unpackb(
+            views[0], ext_hook=ext_hook, raw=False, strict_map_key=True, max_str_len=limits.max_string_bytes
+        )
     except DecodeError:
         raise
     except msgpack.ExtraData as exc:
         raise MalformedEnvelopeError("one msgpack value in the header frame", "trailing bytes") from exc
     except ValueError as exc:
+        if "max_str_len" in str(exc):
+            raise MalformedEnvelopeError(
+                f"strings of at most {limits.max_string_bytes} bytes", "a longer one"
+            ) from exc
         if "incomplete" in str(exc):
             raise TruncatedEnvelopeError(
                 "a complete msgpack header", f"{views[0].nbytes} bytes that end early"
@@ -277,7 +291,7 @@ def _unpack(views: list[memoryview], used: set[int]) -> Any:
     return header
 
 
-def _check_header_shape(header: Any) -> None:
+def _check_header_shape(header: Any, limits: DecodeLimits) -> None:
     if not isinstance(header, list) or len(header) != _HEADER_LEN:
         got = (
             f"{type(header).__name__} of length {len(header)}"
@@ -298,6 +312,15 @@ def _check_header_shape(header: Any) -> None:
     ):
         if not isinstance(value, typ) or isinstance(value, bool):
             raise MalformedEnvelopeError(f"{name} of type {typ.__name__}", type(value).__name__)
+    for name, value, limit in (
+        ("kind", kind, limits.max_kind_chars),
+        ("sender", sender, limits.max_name_chars),
+        ("receiver", receiver, limits.max_name_chars),
+    ):
+        if len(value) > limit:
+            raise MalformedEnvelopeError(
+                f"a {name} of at most {limit} characters", f"{len(value)} characters"
+            )
 
 
 def _rebuild_tensor(code: int, data: bytes, views: list[memoryview], used: set[int]) -> Any:

@@ -5,6 +5,13 @@ node's actors (it goes into that actor's mailbox), or neither (dropped,
 counted and logged, and an ask answered with a failure). A full mailbox holds
 the receive loop, and through the socket's high-water mark the senders, only
 while its actor keeps taking messages; see `Inbound._admit`.
+
+A sender is bound to the node it arrived from: a message that names as its
+sender an actor the directory places on another node is dropped
+(`sender not on its node`), so no node can speak for another node's actors.
+Only a message that passes that check and reaches an actor (or answers an ask)
+teaches the node a route or a sign of life, into tables with a hard bound
+(`actors.identities`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from structlog.typing import FilteringBoundLogger
 
 from actors.errors import MailboxFullError
+from actors.identities import IdentityTable
+from actors.logs import sampled
 from actors.messages import Envelope, Failure, Heartbeat, Message
 
 if TYPE_CHECKING:
@@ -24,7 +33,6 @@ if TYPE_CHECKING:
     from actors.slots import NodeConfig, _Slot
     from actors.transport.base import Transport
 
-_LOG_FIRST_DROPS = 10  # then only at every power of two, with the running count
 _RECV_YIELD_EVERY = 64  # received messages between two turns given to the actors
 
 
@@ -35,10 +43,16 @@ class Inbound:
     config: NodeConfig
     log: FilteringBoundLogger
     dropped: Counter[str]
-    heard: dict[str, float]
+    heard: IdentityTable[float]
     clock: Clock
     _slots: dict[str, _Slot]
-    _routes: dict[str, str]
+    _routes: dict[str, str]  # the directory: actor -> node id, as the launcher placed them
+    _learned: IdentityTable[str]  # actor -> the node it wrote from, for senders not in the directory
+    _pending: dict[int, Any]
+
+    def _knows(self, actor: str) -> bool:
+        """Whether `actor` is in the directory or hosted here (its table entries are kept for good)."""
+        return actor in self._routes or actor in self._slots
 
     def _resolve(self, reply: Envelope) -> None:
         raise NotImplementedError
@@ -57,33 +71,46 @@ class Inbound:
                 await asyncio.sleep(0)
 
     async def _accept(self, envelope: Envelope) -> None:
-        if envelope.sender and envelope.sender not in self._routes and envelope.sender not in self._slots:
-            self._routes[envelope.sender] = envelope.origin  # learned route: reply to whoever wrote
-        if self._only_a_heartbeat(envelope):
+        if not self._from_its_node(envelope):
             return
         if envelope.is_reply:
+            if envelope.corr_id in self._pending:
+                self._note(envelope)
             self._resolve(envelope)
             return
         slot = self._slots.get(envelope.receiver)
         if slot is None:
-            self._count_drop(
-                self.log,
-                "no such actor here",
-                kind=envelope.body.kind,
-                receiver=envelope.receiver,
-                origin=envelope.origin,
-            )
-            if envelope.corr_id:
-                await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
+            if not isinstance(envelope.body, Heartbeat):  # a beat to a stopped actor is no news
+                await self._no_such_actor(envelope)
             return
-        await self._admit(slot, envelope)
+        self._note(envelope)
+        if not isinstance(envelope.body, Heartbeat):  # no actor handles it (see `actors.liveness`)
+            await self._admit(slot, envelope)
 
-    def _only_a_heartbeat(self, envelope: Envelope) -> bool:
-        """Note that the sender lives (any message is a sign of life); whether the
-        message was a `Heartbeat`, which no actor handles (see `actors.liveness`)."""
-        if envelope.sender:
-            self.heard[envelope.sender] = self.clock.now()
-        return isinstance(envelope.body, Heartbeat)
+    def _from_its_node(self, envelope: Envelope) -> bool:
+        """False (and the message dropped) if its sender is placed on another node than its origin."""
+        placed = self._routes.get(envelope.sender)
+        if placed is None or not envelope.origin or placed == envelope.origin:
+            return True
+        self._count_drop(
+            self.log, "sender not on its node", envelope, sender=envelope.sender, placed_on=placed
+        )
+        return False
+
+    def _note(self, envelope: Envelope) -> None:
+        """Note that the sender lives (any message is a sign of life), and learn where
+        to answer it if the directory does not say."""
+        sender = envelope.sender
+        if not sender:
+            return
+        self.heard[sender] = self.clock.now()
+        if envelope.origin and not self._knows(sender):
+            self._learned[sender] = envelope.origin
+
+    async def _no_such_actor(self, envelope: Envelope) -> None:
+        self._count_drop(self.log, "no such actor here", envelope, receiver=envelope.receiver)
+        if envelope.corr_id:
+            await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
 
     async def _admit(self, slot: _Slot, envelope: Envelope) -> None:
         """Put a received message in `slot`'s mailbox, waiting while its actor works through it.
@@ -111,20 +138,17 @@ class Inbound:
 
     async def _refuse(self, slot: _Slot, envelope: Envelope) -> None:
         self._count_drop(
-            slot.actor.log,
-            "mailbox full, actor stuck",
-            kind=envelope.body.kind,
-            origin=envelope.origin,
-            stall_s=self.config.mailbox_stall_s,
+            slot.actor.log, "mailbox full, actor stuck", envelope, stall_s=self.config.mailbox_stall_s
         )
         if envelope.corr_id:
             full = MailboxFullError(slot.actor.name, self.config.mailbox_capacity)
             await self._reply(envelope, Failure(type(full).__name__, str(full)))
 
-    def _count_drop(self, log: FilteringBoundLogger, reason: str, **fields: Any) -> None:
+    def _count_drop(self, log: FilteringBoundLogger, reason: str, envelope: Envelope, **fields: Any) -> None:
         """Count a dropped message by reason and log it: each of the first few, then
         only at every power of two, so that a flood cannot become a flood of log lines."""
         self.dropped[reason] += 1
         count = self.dropped[reason]
-        if count <= _LOG_FIRST_DROPS or count & (count - 1) == 0:
-            log.warning("message_dropped", reason=reason, count=count, **fields)
+        if sampled(count):
+            kind, origin = envelope.body.kind, envelope.origin
+            log.warning("message_dropped", reason=reason, count=count, kind=kind, origin=origin, **fields)

@@ -34,9 +34,10 @@ from actors.errors import (
     MailboxFullError,
     NodeClosedError,
 )
+from actors.identities import IdentityTable
 from actors.inbound import Inbound
 from actors.mailbox import Mailbox
-from actors.messages import REPLY, Ack, Envelope, Failure, Message
+from actors.messages import REPLY, Ack, Envelope, Failure, Heartbeat, Message
 from actors.metrics import EventSink, Metrics, NullSink
 from actors.slots import NodeConfig, _Pending, _Slot, failure_to_error
 from actors.transport.base import Transport
@@ -86,7 +87,9 @@ class Node(Inbound):
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
         self.dropped: Counter[str] = Counter()  # messages received and dropped, by reason
-        self.heard: dict[str, float] = {}  # actor -> clock time its last message reached this node
+        # actor -> clock time its last message reached this node
+        self.heard: IdentityTable[float] = IdentityTable("heard", self._knows, self.log)
+        self._learned: IdentityTable[str] = IdentityTable("routes", self._knows, self.log)
 
     # -- directory ---------------------------------------------------------------
 
@@ -223,10 +226,11 @@ class Node(Inbound):
     async def _deliver(self, envelope: Envelope) -> None:
         slot = self._slots.get(envelope.receiver)
         if slot is not None:
-            if not self._only_a_heartbeat(envelope):
+            self._note(envelope)
+            if not isinstance(envelope.body, Heartbeat):
                 await slot.mailbox.put(envelope)
             return
-        node_id = self._routes.get(envelope.receiver)
+        node_id = self._routes.get(envelope.receiver) or self._learned.get(envelope.receiver)
         if node_id is None or self.transport is None:
             raise ActorNotFoundError(envelope.receiver)
         await self.transport.send(node_id, envelope)
@@ -309,7 +313,7 @@ class Node(Inbound):
         actor = slot.actor
         method = actor._handlers.get(type(envelope.body))
         if method is None:
-            self._count_drop(actor.log, "no handler", kind=envelope.body.kind, sender=envelope.sender)
+            self._count_drop(actor.log, "no handler", envelope, sender=envelope.sender)
             if envelope.corr_id:
                 await self._reply(
                     envelope, Failure("UnhandledMessageError", f"no handler for {envelope.body.kind!r}")

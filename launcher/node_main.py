@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from actors.clock import WallClock
+from actors.logs import log_off_the_loop
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
@@ -75,6 +76,7 @@ async def serve_node(
     Raises:
         KeyError: the placement has no node `node_id`.
     """
+    log_off_the_loop()  # a stderr pipe the launcher does not drain must not stall the node
     # Several node processes share a few cores: one intra-op thread each avoids
     # oversubscription, which costs far more than it gains on small models.
     torch.set_num_threads(1)

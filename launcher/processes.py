@@ -2,7 +2,10 @@
 
 Every child's stderr is streamed back line by line, prefixed with its node id,
 saved under `logs/` in the run directory, and its tail kept so that a node
-that dies can be reported with its command and last words.
+that dies can be reported with its command and last words. The stream is read
+in chunks and a line longer than `MAX_LINE_BYTES` is cut (the rest counted),
+so no line, however long, stops the reading: a node whose stderr pipe filled
+up would block on its next write.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 TAIL_LINES = 20
+MAX_LINE_BYTES = 16_384  # of a node's stderr line kept; the rest is counted, not stored
+READ_CHUNK_BYTES = 65_536
 STOP_GRACE_S = 10.0  # a node flushes its events and closes sockets well within this
 NODE_PID_MARKER = "fedactors-node-pid="  # a node's first stderr line: its pid where it runs
 _PR_SET_PDEATHSIG = 1
@@ -99,21 +105,71 @@ async def start_process(
     return node
 
 
+class LineCutter:
+    """Splits a byte stream into lines of at most `max_bytes` (a longer line's rest is
+    dropped and its size noted at the end of the line).
+
+    Args:
+        max_bytes: bytes kept of one line.
+    """
+
+    def __init__(self, max_bytes: int = MAX_LINE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._line = bytearray()
+        self._cut = 0
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """The lines that `chunk` completes."""
+        *complete, rest = chunk.split(b"\n")
+        lines = []
+        for part in complete:
+            self._take(part)
+            lines.append(self._emit())
+        self._take(rest)
+        return lines
+
+    def end(self) -> list[str]:
+        """The last line, if the stream ended without a newline."""
+        return [self._emit()] if self._line or self._cut else []
+
+    def _take(self, part: bytes) -> None:
+        room = self.max_bytes - len(self._line)
+        self._line += part[:room]
+        self._cut += max(0, len(part) - room)
+
+    def _emit(self) -> str:
+        line = self._line.decode(errors="replace").rstrip()
+        if self._cut:
+            line += f" ...[{self._cut} more bytes cut]"
+        self._line.clear()
+        self._cut = 0
+        return line
+
+
 async def _pump(node: NodeProcess, log_path: Path, echo: Callable[[str], None]) -> None:
-    assert node.proc.stderr is not None
+    stream = node.proc.stderr
+    assert stream is not None
+    cutter = LineCutter()
     with log_path.open("a", encoding="utf-8") as log:  # a resumed run adds to its nodes' logs
-        async for raw in node.proc.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            log.write(line + "\n")
-            log.flush()
-            pid = line.removeprefix(NODE_PID_MARKER)
-            if line.startswith(NODE_PID_MARKER) and pid.isdigit() and node.remote_pid is None:
-                node.remote_pid = int(pid)
-                node.pid_known.set()
-                line = f"started (pid {pid})"
-            else:
-                node.tail.append(line)
-            echo(f"[{node.host}/{node.node_id}] {line}")
+        while chunk := await stream.read(READ_CHUNK_BYTES):
+            for line in cutter.feed(chunk):
+                _take_line(node, line, log, echo)
+        for line in cutter.end():
+            _take_line(node, line, log, echo)
+
+
+def _take_line(node: NodeProcess, line: str, log: TextIO, echo: Callable[[str], None]) -> None:
+    with contextlib.suppress(OSError):  # a full disk must not stop the reading (the node would block)
+        log.write(line + "\n")
+        log.flush()
+    pid = line.removeprefix(NODE_PID_MARKER)
+    if line.startswith(NODE_PID_MARKER) and pid.isdigit() and node.remote_pid is None:
+        node.remote_pid = int(pid)
+        node.pid_known.set()
+        line = f"started (pid {pid})"
+    else:
+        node.tail.append(line)
+    echo(f"[{node.host}/{node.node_id}] {line}")
 
 
 async def wait_all(nodes: list[NodeProcess], timeout_s: float = STOP_GRACE_S) -> None:

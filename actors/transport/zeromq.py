@@ -48,6 +48,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from actors.codec import DEFAULT_LIMITS, DecodeLimits, decode, encode
 from actors.errors import DecodeError, PeerUnreachableError, TransportClosedError
+from actors.logs import sampled
 from actors.messages import Envelope
 from actors.transport.base import Transport
 from actors.transport.curve import CurveConfig
@@ -196,7 +197,14 @@ class ZmqTransport(Transport):
                 return decode([f.buffer for f in frames[1:]], self.config.limits, origin)
             except DecodeError as exc:
                 self.dropped += 1
-                self.log.warning("message_dropped", origin=origin, error=type(exc).__name__, reason=str(exc))
+                if sampled(self.dropped):  # a flood of garbage makes a few lines
+                    self.log.warning(
+                        "message_dropped",
+                        origin=origin,
+                        error=type(exc).__name__,
+                        reason=str(exc),
+                        count=self.dropped,
+                    )
                 await asyncio.sleep(0)  # a receive that finds its message waiting never suspends
 
     async def close(self) -> None:
@@ -345,6 +353,7 @@ class _ZapHandler:
     def __init__(self, ctx: zmq.Context[Any], allowed: frozenset[str], log: Any) -> None:
         self.allowed = allowed
         self.log = log
+        self.refused = 0
         self._sock: zmq.Socket[Any] = ctx.socket(zmq.REP, socket_class=zmq.Socket)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.bind(ZAP_ENDPOINT)
@@ -368,9 +377,15 @@ class _ZapHandler:
         if key in self.allowed:
             self.log.debug("peer_admitted", address=address.decode(errors="replace"), key=key)
             return [version, request_id, b"200", b"OK", key.encode("ascii"), b""]
-        self.log.warning(
-            "peer_refused", address=address.decode(errors="replace"), mechanism=mechanism.decode(), key=key
-        )
+        self.refused += 1
+        if sampled(self.refused):  # a plaintext peer retrying, or a scan: a few lines, not one each
+            self.log.warning(
+                "peer_refused",
+                address=address.decode(errors="replace"),
+                mechanism=mechanism.decode(errors="replace"),
+                key=key,
+                count=self.refused,
+            )
         return [version, request_id, b"400", b"CURVE key not allowed", b"", b""]
 
     def close(self) -> None:
