@@ -163,7 +163,7 @@ class NodeBuilder:
         assert config is not None, "RunSpec requires [scheduler] when the graph has schedulers"
         fallbacks = self.fallbacks(node.id)
         if isinstance(config, RelayConfig):
-            return RelayScheduler(parent, fallbacks, self.heartbeats)
+            return RelayScheduler(parent, fallbacks, self.heartbeats, self.relays_below(node.id))
         group = len(self.graph.children_of(node.id))
         # Its subtree, and the subtrees of the schedulers that fall back on it.
         adopted = [s for s, target in self.spec.liveness.fallback.items() if target == node.id]
@@ -175,11 +175,22 @@ class NodeBuilder:
             expected_clients=frozenset(expected),
             heartbeats=self.heartbeats,
             checkpoint=self.checkpointer(node.id),
+            relays=self.relays_below(node.id),
         )
         if isinstance(config, HierFavgConfig):
             return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
         edge = FedAsyncEdge if isinstance(config.edge, FedAsyncConfig) else FedBuffEdge
         return edge(config, self.initial_weights(), deps, parent, group, fallbacks)
+
+    def relays_below(self, node_id: str) -> dict[str, frozenset[str]]:
+        """The relays whose `Relayed` `node_id` takes (those below it, and below the schedulers
+        that fall back on it), each with its subtree: the children it may speak for."""
+        if not isinstance(self.spec.scheduler, RelayConfig):
+            return {}
+        adopted = [s for s, target in self.spec.liveness.fallback.items() if target == node_id]
+        below = self._subtree(node_id).union(*(self._subtree(s) | {s} for s in adopted))
+        relays = [n for n in below if self.graph.node(n).role == "scheduler"]
+        return {relay: frozenset(self._subtree(relay)) for relay in relays}
 
     def _subtree(self, node_id: str) -> set[str]:
         """Every node below `node_id` in the tree."""
@@ -228,6 +239,7 @@ class NodeBuilder:
             expected_clients=frozenset(n.id for n in self.graph.nodes) - {self.graph.root()},
             heartbeats=self.heartbeats,
             checkpoint=self.checkpointer(node_id),
+            relays=self.relays_below(node_id),
         )
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
 

@@ -14,6 +14,7 @@ is sent again.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
@@ -23,8 +24,11 @@ from actors.actor import Actor, handler
 from actors.codec import build_message
 from actors.errors import DecodeError, FedActorsError
 from actors.liveness import Heartbeats, Liveness, ParentLink
+from actors.logs import sampled
 from actors.messages import Message
 from actors.protocol import Join, Leave, Relayed, Update
+from actors.server.relays import Relays, relay_rejection
+from actors.server.validation import Rejection
 
 
 class RelayConfig(BaseModel):
@@ -42,12 +46,20 @@ class RelayScheduler(Actor):
         parent: the actor above it.
         fallbacks: parents to join in turn if the parent is lost.
         heartbeats: watch the parent and the children (None: never).
+        relays: the relays below it whose `Relayed` it passes up, each with the
+            children it may speak for (None: anyone's; see `actors.server.relays`).
     """
 
     def __init__(
-        self, parent: str, fallbacks: Sequence[str] = (), heartbeats: Heartbeats | None = None
+        self,
+        parent: str,
+        fallbacks: Sequence[str] = (),
+        heartbeats: Heartbeats | None = None,
+        relays: Relays | None = None,
     ) -> None:
         self.link = ParentLink(parent, fallbacks)
+        self.relays = relays
+        self.refused: Counter[str] = Counter()  # Relayed refused, by reason
         self.via: dict[str, str] = {}  # child -> who its messages came from (itself or a relay below)
         self.joins: dict[str, Relayed] = {}  # child -> its Join, as sent up (sent again on re-homing)
         self.forwarded = 0
@@ -74,6 +86,10 @@ class RelayScheduler(Actor):
     @handler
     async def on_relayed(self, msg: Relayed, sender: str) -> None:
         if sender != self.parent:
+            refused = relay_rejection(self.relays, sender, msg.child)
+            if refused is not None:
+                self._refuse(refused, sender, msg.child)
+                return
             self.via[msg.child] = sender  # from a relay below: pass it up as it is
             self._watch(sender)
             if msg.body_kind == Join.kind:
@@ -108,6 +124,14 @@ class RelayScheduler(Actor):
         for child, via in sorted(self.via.items()):
             if via == child:
                 await self.send(child, msg)
+
+    def _refuse(self, refused: Rejection, relay: str, child: str) -> None:
+        self.refused[refused.reason] += 1
+        count = self.refused[refused.reason]
+        if sampled(count):
+            self.log.warning(
+                "relayed_message_dropped", relay=relay, child=child, reason=refused.reason, count=count
+            )
 
     async def _lost(self, peer: str) -> None:
         if peer != self.parent:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -31,6 +31,7 @@ from actors.liveness import Heartbeats, Liveness
 from actors.messages import Message
 from actors.protocol import Done, Join, Leave, Relayed, Task, Update
 from actors.server.checkpoint import Checkpointed, Checkpointer
+from actors.server.relays import relay_rejection
 from actors.server.stop import StopConfig
 from actors.server.validation import UpdateValidator, ValidationConfig
 from actors.statedict import StateDict, add
@@ -54,6 +55,9 @@ class ServerDeps:
         heartbeats: heartbeat the children and forget the silent ones (None: never).
         checkpoint: writes the server's state when due, and restores it on
             resume (`resume()`); None: never (simulations).
+        relays: the only actors whose `Relayed` is taken (the relays below this
+            server in the topology), each with the children it may speak for;
+            None: anyone's, for anyone.
     """
 
     evaluator: Evaluator | None
@@ -64,6 +68,7 @@ class ServerDeps:
     expected_clients: frozenset[str] | None = None
     heartbeats: Heartbeats | None = None
     checkpoint: Checkpointer | None = None
+    relays: Mapping[str, frozenset[str]] | None = None
 
 
 class ServerActor(Checkpointed, Actor):
@@ -171,6 +176,14 @@ class ServerActor(Checkpointed, Actor):
     @handler
     async def on_relayed(self, msg: Relayed, sender: str) -> None:
         """A child's `Join` or `Update` that came through relay `sender`: handled as the child's."""
+        refused = relay_rejection(self.deps.relays, sender, msg.child)
+        if refused is not None:  # a stranger posing as a relay, or a relay speaking for another's child
+            self.validator.report(self.log, msg.child, refused)
+            self.dropped += 1
+            self.metrics.record(
+                "update_dropped", client=msg.child, relay=sender, version=self.version, reason=refused.reason
+            )
+            return
         try:
             inner = build_message(msg.body_kind, msg.body)
         except DecodeError as exc:

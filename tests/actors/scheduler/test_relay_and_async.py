@@ -9,6 +9,7 @@ import torch
 
 from actors.scheduler import FedAsyncEdge, HierFavgScheduler, RelayScheduler
 from actors.server import FedAvgServer
+from actors.server.relays import relay_rejection
 from tests.actors.scheduler.test_hierfavg import COMMON
 from tests.sims.built_run import run_and_keep
 
@@ -128,3 +129,32 @@ def test_hierfavg_schedulers_nest_three_levels_deep(tmp_path: Path) -> None:
     trained = Counter(r["actor"] for r in events if r["event"] == "task_trained")
     assert trained == {f"client-00{i}": 8 for i in range(8)}
     assert actors["server"].version == 2  # type: ignore[attr-defined]
+
+
+def test_each_relay_speaks_only_for_its_own_subtree_and_a_stranger_for_nobody(tmp_path: Path) -> None:
+    relayed, events = run_and_keep(RELAYS, tmp_path / "relay")
+    server = relayed["server"]
+    assert isinstance(server, FedAvgServer)
+    relays = server.deps.relays
+    assert relays is not None
+
+    below = {relay: sorted(children) for relay, children in relays.items()}
+    refusals = [
+        (r.reason if (r := relay_rejection(relays, relay, child)) else None)
+        for relay, child in [
+            ("evil-relay", "client-000"),
+            ("sched-0-0", "client-001"),
+            ("sched-0-0", "client-002"),
+        ]
+    ]
+
+    assert below == {  # every relay of the graph is below the server, each with its own subtree
+        "sched-0": ["client-000", "client-001", "client-002", "client-003", "sched-0-0", "sched-0-1"],
+        "sched-0-0": ["client-000", "client-001"],
+        "sched-0-1": ["client-002", "client-003"],
+        "sched-1": ["client-004", "client-005", "sched-1-0", "sched-1-1"],
+        "sched-1-0": ["client-004"],
+        "sched-1-1": ["client-005"],
+    }
+    assert refusals == ["unknown_relay", None, "not_behind_relay"]
+    assert not [e for e in events if e["event"] == "update_dropped"]  # the honest run lost nothing
