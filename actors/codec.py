@@ -279,7 +279,7 @@ def _unpack(views: list[memoryview], used: set[int], limits: DecodeLimits) -> An
     except ValueError as exc:
         if "max_str_len" in str(exc):
             raise MalformedEnvelopeError(
-                f"strings of at most {limits.max_string_bytes} bytes", "a longer one"
+                f"strings of at most {limits.max_string_bytes} bytes", str(exc)
             ) from exc
         if "incomplete" in str(exc):
             raise TruncatedEnvelopeError(

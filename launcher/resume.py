@@ -10,7 +10,11 @@ on this machine, each server and scheduler restores its state from
 with a warning), and the event log and node logs are appended to. The summary
 is computed again over the whole log. Everything is checked before any
 process starts: a directory that is not a run, has no checkpoint, holds a
-corrupt one, or finished already is refused.
+corrupt one, or finished already is refused; and every checkpointed server and
+scheduler is built and restored once here, as its node would, so a state that
+does not fit (another class, other tensor names, shapes or dtypes, a negative
+version or task id, a malformed RNG state) is refused naming the file and the
+field, with exit 2, instead of failing inside a node process.
 """
 
 from __future__ import annotations
@@ -31,14 +35,17 @@ def prepare_resume(run_dir: Path) -> RunSpec:
     Raises:
         ResumeError: no `topology.json`, an invalid one, a simulation, no
             checkpoint, or a run that finished.
-        CheckpointError: a checkpoint file is corrupt or cut short.
+        CheckpointError: a checkpoint file is corrupt, cut short, or holds a state
+            that does not fit its actor (the message names the file and the field).
     """
     spec = _resolved_topology(run_dir)
-    for path in _checkpoints(run_dir, spec):
+    paths = _checkpoints(run_dir, spec)
+    for path in paths:
         read_checkpoint(path)  # a corrupt file is refused now, not by a node process later
     _check_unfinished(run_dir, spec)
     checkpoint = spec.checkpoint.model_copy(update={"resume": True})
     resumed = spec.model_copy(update={"checkpoint": checkpoint})
+    _check_states(resumed, run_dir, paths)
     (run_dir / "topology.json").write_text(resumed.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return resumed
 
@@ -79,3 +86,21 @@ def _check_unfinished(run_dir: Path, spec: RunSpec) -> None:
             str(run_dir),
             f"it finished already ({finished.get('reason')} at version {finished.get('version')})",
         )
+
+
+def _check_states(spec: RunSpec, run_dir: Path, paths: list[Path]) -> None:
+    """Build and restore every checkpointed actor once, as its node process would.
+
+    Raises:
+        ResumeError: a checkpoint is named after no server or scheduler of the topology.
+        CheckpointError: a state does not fit its actor.
+    """
+    from launcher.run import with_checkpoint_directory  # the launcher's own resolution
+    from sims.build import NodeBuilder
+
+    builder = NodeBuilder(with_checkpoint_directory(spec, run_dir))
+    restorable = {n.id for n in builder.graph.nodes if n.role in ("server", "scheduler")}
+    strangers = sorted(p.name for p in paths if p.stem not in restorable)
+    if strangers:
+        raise ResumeError(str(run_dir), f"its checkpoints {strangers} belong to no server or scheduler")
+    builder.build([p.stem for p in paths])

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.codec import decode_tree, encode_tree
 from actors.errors import DecodeError, EncodeError, FedActorsError
 from actors.server.errors import CheckpointError
+from actors.server.state_checks import accuracy, client_samples, counter, elapsed_seconds, rng_state
 from actors.statedict import StateDict, check_same_keys_and_shapes
 
 if TYPE_CHECKING:
@@ -274,24 +275,26 @@ class Checkpointed:
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what `state()` returned (before the actor starts).
+        """Restore what `state()` returned (before the actor starts), checked as an update is.
 
         Raises:
-            ValueError: it was written by another kind of actor, or its model's dtypes differ.
+            ValueError: it was written by another kind of actor, its model's dtypes
+                differ, or a field is out of range (the message names the field).
             StateDictMismatchError: its model has other keys or shapes.
             KeyError, TypeError: a field is missing or malformed.
         """
         if state["class"] != type(self).__name__:
-            raise ValueError(f"written by a {state['class']}, not a {type(self).__name__}")
+            raise ValueError(
+                f"field 'class': written by a {state['class']!r:.60}, not a {type(self).__name__}"
+            )
         self.params = self.checked_model(state["params"], "the model")
-        self.version = int(state["version"])
-        rng_version, internal, gauss = state["rng"]
-        self.rng.setstate((rng_version, tuple(internal), gauss))
-        self.clients = {str(c): int(n) for c, n in state["clients"].items()}
-        self._task_ids = itertools.count(int(state["next_task_id"]))
-        self.dropped = int(state["dropped"])
-        self.last_accuracy = state["last_accuracy"]
-        self._resumed_elapsed_s = float(state["elapsed_s"])
+        self.version = counter(state, "version", 0)
+        self.rng.setstate(rng_state(state["rng"]))
+        self.clients = client_samples(state["clients"])
+        self._task_ids = itertools.count(counter(state, "next_task_id", 1))
+        self.dropped = counter(state, "dropped", 0)
+        self.last_accuracy = accuracy(state["last_accuracy"])
+        self._resumed_elapsed_s = elapsed_seconds(state["elapsed_s"])
 
     def checked_model(self, tree: Mapping[str, torch.Tensor], what: str) -> StateDict:
         """`tree` as a state dict with the global model's keys, shapes and dtypes.
@@ -323,7 +326,11 @@ class Checkpointed:
             return False
         try:
             self.load_state(state)
-        except (KeyError, TypeError, ValueError, FedActorsError) as exc:
+        except KeyError as exc:
+            raise CheckpointError(
+                str(checkpointer.path), f"does not fit this {type(self).__name__}: field {exc} is missing"
+            ) from exc
+        except (TypeError, ValueError, FedActorsError) as exc:
             raise CheckpointError(
                 str(checkpointer.path), f"does not fit this {type(self).__name__}: {exc}"
             ) from exc

@@ -84,6 +84,23 @@ class CurveConfig:
         """The public key node `node_id` must prove when we connect to it."""
         return self.server_keys.get(node_id, self.default_server_key or self.public_key)
 
+    def may_use(self, key: str, node_id: str) -> bool:
+        """Whether a peer that proved public `key` may speak as node `node_id`.
+
+        A node named in `server_keys` is bound to its key, and a key named
+        there admits only the nodes it is named for: with a pair per node, a
+        key admits one node. Nodes that share the default pair cannot be told
+        apart by their key (see docs/security.md).
+        """
+        named = self.server_keys.get(node_id)
+        if named is not None:
+            return named == key
+        return key not in self._named_keys
+
+    @property
+    def _named_keys(self) -> frozenset[str]:
+        return frozenset(self.server_keys.values())
+
 
 # -- key files -------------------------------------------------------------------
 
@@ -155,6 +172,7 @@ def read_key_pair(path: Path) -> tuple[str, str]:
     keys = _read_keys(path)
     if "secret-key" not in keys:
         raise KeyFileError(str(path), f"has no secret-key line; the secret is in NAME{SECRET_SUFFIX}")
+    check_private(path)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(str(path), f"is readable by others (mode {mode & 0o777:o}); run: chmod 600 {path}")
@@ -165,14 +183,40 @@ def read_allowed_keys(directory: Path) -> frozenset[str]:
     """Every public key in `DIRECTORY/*.key`: the peers allowed to connect.
 
     Raises:
-        KeyFileError: the directory is missing or holds no `.key` file, or one is malformed.
+        KeyFileError: the directory is missing, holds no `.key` file, or one is
+            malformed; or the directory or a key file is not owned by this user or
+            is writable by group or others (whoever can write there is admitted).
     """
     if not directory.is_dir():
         raise KeyFileError(str(directory), "no such directory (make a key in it: fedactors keys new NAME)")
-    keys = frozenset(read_public_key(path) for path in sorted(directory.glob(f"*{PUBLIC_SUFFIX}")))
+    check_private(directory)
+    paths = sorted(directory.glob(f"*{PUBLIC_SUFFIX}"))
+    for path in paths:
+        check_private(path)
+    keys = frozenset(read_public_key(path) for path in paths)
     if not keys:
         raise KeyFileError(str(directory), f"holds no *{PUBLIC_SUFFIX} file: nobody could connect")
     return keys
+
+
+def check_private(path: Path) -> None:
+    """Refuse a keys directory or key file that someone else could change.
+
+    Raises:
+        KeyFileError: `path` is not owned by this user, or is writable by group or others.
+    """
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise KeyFileError(
+            str(path),
+            f"is owned by uid {info.st_uid}, not by you (uid {os.getuid()}); run: chown $USER {path}",
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise KeyFileError(
+            str(path),
+            f"is writable by group or others (mode {info.st_mode & 0o777:o}): whoever can write there "
+            f"is admitted; run: chmod go-w {path}",
+        )
 
 
 def _read_keys(path: Path) -> dict[str, str]:

@@ -13,7 +13,9 @@ Failures this transport handles (and how):
 - peer whose queue is full (high-water mark): `send` waits, up to `send_timeout_s`,
   then `PeerUnreachableError`; memory stays bounded on both sides;
 - peer that restarts under the same id: ROUTER_HANDOVER gives the new connection the id;
-- frames that do not decode: logged with the reason and dropped; the node goes on;
+- frames that do not decode: logged with the reason and dropped (sampled); the node goes on;
+- with CURVE, a peer that proved one node's key but speaks as another node id:
+  dropped (`key not of its node`), so that with a key pair per node a key admits one node;
 - frames over `max_frame_bytes`: refused by ZeroMQ itself (ZMQ_MAXMSGSIZE) before
   they are buffered, and the offending connection is closed;
 - handshake refused (a CURVE key the peer does not allow, a wrong server key,
@@ -137,6 +139,7 @@ class ZmqTransport(Transport):
         self._zap: _ZapHandler | None = None
         self._monitor_lock = asyncio.Lock()
         self.dropped = 0
+        self.key_mismatches = 0  # messages whose peer proved another node's key than its id's
         self.log = structlog.get_logger("fedactors.transport").bind(node=node_id)
 
     @property
@@ -193,6 +196,9 @@ class ZmqTransport(Transport):
             except zmq.ZMQError as exc:
                 raise TransportClosedError(f"socket of node {self.node_id!r} closed: {exc}") from exc
             origin = frames[0].bytes.decode(errors="replace")
+            if not self._bound_to_its_key(frames, origin):
+                await asyncio.sleep(0)
+                continue
             try:
                 return decode([f.buffer for f in frames[1:]], self.config.limits, origin)
             except DecodeError as exc:
@@ -206,6 +212,33 @@ class ZmqTransport(Transport):
                         count=self.dropped,
                     )
                 await asyncio.sleep(0)  # a receive that finds its message waiting never suspends
+
+    def _bound_to_its_key(self, frames: list[zmq.Frame], origin: str) -> bool:
+        """With CURVE: False (and the message dropped) if the key the peer proved is not its node's.
+
+        Only connections a peer made to us carry the key our ZAP handler admitted
+        (ZeroMQ's `User-Id`); on one we made, the peer proved `server_key(origin)`.
+        """
+        curve = self.config.curve
+        if curve is None or len(frames) < 2:
+            return True
+        try:
+            key = frames[1].get("User-Id")
+        except zmq.ZMQError:  # a connection we made: no ZAP on our side
+            return True
+        if curve.may_use(key, origin):
+            return True
+        self.dropped += 1
+        self.key_mismatches += 1
+        if sampled(self.key_mismatches):
+            self.log.warning(
+                "message_dropped",
+                origin=origin,
+                key=key,
+                reason="key not of its node",
+                count=self.key_mismatches,
+            )
+        return False
 
     async def close(self) -> None:
         if self._zap is not None:

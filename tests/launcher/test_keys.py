@@ -182,3 +182,18 @@ def test_a_run_over_curve_with_a_launcher_key_of_its_own_reaches_its_target(tmp_
     resolved = json.loads((out / "topology.json").read_text())["security"]
     assert resolved["curve"] is True
     assert resolved["node_keys"] == {"launcher": "lab"}
+
+
+@pytest.mark.parametrize("target", ["directory", "public key"])
+def test_a_keys_directory_or_key_file_others_can_write_is_refused_saying_how_to_fix_it(
+    tmp_path: Path, target: str
+) -> None:
+    public, _ = new_keys("run", tmp_path / "keys")
+    path = tmp_path / "keys" if target == "directory" else public
+    path.chmod(path.stat().st_mode | stat.S_IWGRP | stat.S_IWOTH)
+
+    with pytest.raises(KeyFileError, match="writable by group or others") as raised:
+        read_allowed_keys(tmp_path / "keys")
+
+    assert str(path) in str(raised.value)
+    assert f"run: chmod go-w {path}" in str(raised.value)

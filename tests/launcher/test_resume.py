@@ -14,12 +14,15 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 
 from actors.server.checkpoint import read_checkpoint, write_checkpoint
 from launcher.cli import main
 from launcher.processes import NODE_PID_MARKER
+from launcher.resume import prepare_resume
 from launcher.run import prepare_run_dir
 from launcher.testing import processes_mentioning, wait_until
 from sims.build import NodeBuilder
@@ -195,3 +198,76 @@ def test_resume_takes_no_file_and_no_overrides(tmp_path: Path, capsys: pytest.Ca
 
     assert code == 2
     assert "--resume continues the run as its directory declares it" in capsys.readouterr().err
+
+
+class StoppedClock:
+    def now(self) -> float:
+        return 0.0
+
+
+def fresh_server_state(run_dir: Path) -> dict[str, Any]:
+    """The state a just-built server of the run would checkpoint."""
+    [(_, server)] = NodeBuilder(load_topology_json(run_dir)).build(["server"])
+    server.clock = StoppedClock()  # type: ignore[assignment]  # state() reads only now()
+    return server.state()  # type: ignore[attr-defined, no-any-return]
+
+
+def corrupted(state: dict[str, Any], how: str) -> dict[str, Any]:
+    params = dict(state["params"])
+    first = sorted(params)[0]
+    match how:
+        case "another class":
+            return {**state, "class": "FedBuffServer"}
+        case "no params":
+            return {k: v for k, v in state.items() if k != "params"}
+        case "bad rng":
+            return {**state, "rng": [3, [1, 2], None]}
+        case "other shapes":
+            return {**state, "params": {**params, first: torch.zeros(3, 3)}}
+        case "other dtypes":
+            return {**state, "params": {**params, first: params[first].double()}}
+        case "negative version":
+            return {**state, "version": -5}
+        case "negative task id":
+            return {**state, "next_task_id": -100}
+        case "negative drops":
+            return {**state, "dropped": -1}
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("another class", "field 'class': written by a 'FedBuffServer', not a FedAsyncServer"),
+        ("no params", "field 'params' is missing"),
+        ("bad rng", "field 'rng' is not a random.Random state"),
+        ("other shapes", "has shape (3, 3), expected (64,)"),
+        ("other dtypes", "has other dtypes than the model for"),
+        ("negative version", "field 'version' must be an integer >= 0, got -5"),
+        ("negative task id", "field 'next_task_id' must be an integer >= 1, got -100"),
+        ("negative drops", "field 'dropped' must be an integer >= 0, got -1"),
+    ],
+)
+def test_resume_refuses_a_well_framed_checkpoint_whose_state_does_not_fit_before_any_process_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str, message: str
+) -> None:
+    run_dir = prepared_run(tmp_path)
+    path = run_dir / "checkpoints" / "server.ckpt"
+    write_checkpoint(path, corrupted(fresh_server_state(run_dir), how))
+
+    code = main(["run", "--resume", str(run_dir)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"checkpoint {path.resolve()}: does not fit this FedAsyncServer: " in err
+    assert message in err
+    assert not (run_dir / "logs").exists() or not any((run_dir / "logs").iterdir())
+
+
+def test_a_checkpoint_that_fits_passes_the_checks_before_start(tmp_path: Path) -> None:
+    run_dir = prepared_run(tmp_path)
+    write_checkpoint(run_dir / "checkpoints" / "server.ckpt", fresh_server_state(run_dir))
+
+    resumed = prepare_resume(run_dir)
+
+    assert resumed.checkpoint.resume

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -266,3 +266,68 @@ async def test_two_os_processes_exchange_a_state_dict_over_curve_tcp(tmp_path: P
     assert reply.tag == "back:sd"
     assert_same(state_dict(), reply.tree)
     assert proc.returncode == 0, err
+
+
+def placed_server(config: ZmqConfig | None) -> tuple[Node, Inbox]:
+    """Node `srv` with an inbox, and the directory of a run: client-a on node-a, client-b on node-b."""
+    server = Node("srv", ZmqTransport("srv", config=config))
+    inbox = Inbox()
+    server.spawn(inbox, "inbox")
+    server.add_route("client-a", "node-a")
+    server.add_route("client-b", "node-b")
+    return server, inbox
+
+
+def node_with_client(node_id: str, client: str, config: ZmqConfig | None) -> tuple[Node, Actor]:
+    node = Node(node_id, ZmqTransport(node_id, config=config))
+    return node, node.spawn(Probe(), client)
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - a counter in the transport, no event to wait on
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plaintext", "curve"])
+async def test_a_node_cannot_speak_for_an_actor_the_placement_puts_on_another_node(
+    keys: dict[str, KeyPair], secure: bool
+) -> None:
+    pairs = {"srv": keys["server"], "node-a": keys["client"], "node-b": keys["intruder"]}
+    per_node = {n: p for n, p in pairs.items() if n != "srv"}
+    server, inbox = placed_server(curve(pairs["srv"], list(per_node.values()), per_node) if secure else None)
+    node_b, client_b = node_with_client(
+        "node-b", "client-b", curve(pairs["node-b"], [], pairs) if secure else None
+    )
+    forger = node_b.spawn(Probe(), "client-a")  # node-b hosts an actor that calls itself client-a
+
+    async with running(server, node_b):
+        node_b.add_route("inbox", "srv", server.transport.endpoint)
+        await forger.send("inbox", Ping(666))
+        reply = await client_b.ask("inbox", Ping(1))  # same connection, so after the forgery
+
+    assert reply == Pong(2)
+    assert inbox.received == [Ping(1)]
+    assert server.dropped["sender not on its node"] == 1
+
+
+async def test_with_a_key_pair_per_node_a_stolen_key_admits_its_own_node_only(
+    keys: dict[str, KeyPair],
+) -> None:
+    pairs = {"srv": keys["server"], "node-a": keys["client"], "node-b": keys["intruder"]}
+    per_node = {n: p for n, p in pairs.items() if n != "srv"}
+    server, inbox = placed_server(curve(pairs["srv"], list(per_node.values()), per_node))
+    # node-b's key pair, in a node that calls itself node-a and hosts "client-a"
+    thief, forger = node_with_client("node-a", "client-a", curve(pairs["node-b"], [], pairs))
+
+    with structlog.testing.capture_logs() as logs:
+        async with running(server, thief):
+            thief.add_route("inbox", "srv", server.transport.endpoint)
+            await forger.send("inbox", Ping(666))
+            await forger.send("inbox", Ping(667))
+            await eventually(lambda: server.transport.key_mismatches == 2)
+
+    assert inbox.received == []
+    assert not server.dropped  # refused by the transport, before any actor name was read
+    dropped = [e for e in logs if e.get("reason") == "key not of its node"]
+    assert [(e["origin"], e["key"]) for e in dropped] == [("node-a", pairs["node-b"][0])] * 2
