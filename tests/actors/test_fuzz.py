@@ -258,6 +258,22 @@ def bad_tensors(rng: random.Random, intensity: int) -> list[bytes]:
     return [header("test.blob", sender_name(rng), "echo", {"tag": "t", "tree": tree}), data]
 
 
+def long_strings(rng: random.Random, intensity: int) -> list[bytes]:
+    """A name, kind or reason of up to 100,000 characters (the codec bounds each; see DecodeLimits)."""
+    long = "L" * rng.choice([200, 257, 5_000 * intensity, 70_000, 100_000])
+    kind, sender, receiver, fields = Leave.kind, "fz", "server", {"reason": "fuzz"}
+    match rng.randrange(4):
+        case 0:
+            sender = "fz-" + long
+        case 1:
+            receiver = long
+        case 2:
+            kind = long
+        case _:
+            fields = {"reason": long}
+    return [header(kind, sender, receiver, fields)]
+
+
 Mutation = Callable[[random.Random, int], list[bytes]]
 MUTATIONS: dict[str, Mutation] = {
     "valid": lambda rng, _: valid(rng),
@@ -269,6 +285,7 @@ MUTATIONS: dict[str, Mutation] = {
     "header": bad_headers,
     "fields": bad_fields,
     "tensors": bad_tensors,
+    "long": long_strings,
 }
 
 
