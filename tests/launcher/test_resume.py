@@ -238,7 +238,7 @@ def corrupted(state: dict[str, Any], how: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("how", "message"),
     [
-        ("another class", "field 'class': written by a 'FedBuffServer', not a FedAsyncServer"),
+        ("another class", "written by a FedBuffServer, not a FedAsyncServer (field 'class')"),
         ("no params", "field 'params' is missing"),
         ("bad rng", "field 'rng' is not a random.Random state"),
         ("other shapes", "has shape (3, 3), expected (64,)"),
