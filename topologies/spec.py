@@ -34,8 +34,10 @@ from actors.server.stop import StopConfig
 from topologies.errors import TopologyError
 from topologies.graph import Graph
 from topologies.graph_specs import GraphSpec
+from topologies.imports import add_import_paths
+from topologies.limits import MAX_PROCESSES
 from topologies.specs.behaviour import BehaviourSpec
-from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec
+from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec, check_callable
 from topologies.specs.model import ModelSpec
 from topologies.specs.security import SecuritySpec
 
@@ -58,6 +60,12 @@ class ClientSpec(TrainConfig):
 
     trainer: CallablePath | None = None
 
+    @model_validator(mode="after")
+    def _trainer_takes_the_call(self) -> ClientSpec:
+        if self.trainer is not None:
+            check_callable(self.trainer, "f(model, x, y, config, seed)", None, None, None, None, 0)
+        return self
+
 
 class PlacementSpec(_Spec):
     """Where actors run in `--mode local` (and, with a hosts file, `fedactors launch`).
@@ -75,7 +83,7 @@ class PlacementSpec(_Spec):
         hosts: node id -> host name, for the plan's display and the logs.
     """
 
-    processes: int = Field(default=3, ge=1)
+    processes: int = Field(default=3, ge=1, le=MAX_PROCESSES)
     transport: Literal["tcp", "ipc"] = "tcp"
     time_scale: float = Field(default=1.0, gt=0)
     nodes: dict[str, list[str]] | None = Field(default=None, min_length=1)
@@ -90,8 +98,15 @@ class PlacementSpec(_Spec):
 
 
 class RunSpec(_Spec):
-    """A whole topology file."""
+    """A whole topology file.
 
+    Attributes:
+        import_paths: folders `module:attr` paths import from, after the
+            installed packages; set by the loader (the file's folder and the
+            working directory), not written in topology files.
+    """
+
+    import_paths: tuple[str, ...] = ()  # first: fields are validated in order, and later ones import
     name: str = Field(default="run", pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = Field(default=0, ge=0)
     mode: Literal["local", "sim"] = "local"
@@ -108,6 +123,13 @@ class RunSpec(_Spec):
     security: SecuritySpec = Field(default_factory=SecuritySpec)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @field_validator("import_paths")
+    @classmethod
+    def _register_import_paths(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
+        """Before any later field imports user code, so a node reading topology.json finds it too."""
+        add_import_paths(paths)
+        return paths
 
     @field_validator("graph")
     @classmethod

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from topologies.errors import ImportPathError
-from topologies.imports import resolve_import
+from topologies.imports import check_signature, resolve_import
 
 #: Where Debian's `dataset-fashion-mnist` package installs the idx files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -42,6 +42,18 @@ def _resolves_to_callable(path: str) -> str:
     if not callable(obj):
         raise ValueError(f"import path {path!r}: {type(obj).__name__} object is not callable")
     return path
+
+
+def check_callable(path: str, call: str, *args: Any, **kwargs: Any) -> None:
+    """Refuse, at load time, a user's callable that cannot be called as `call` shows.
+
+    Raises:
+        ValueError: it cannot (pydantic reports it as the field's error).
+    """
+    try:
+        check_signature(path, resolve_import(path), call, *args, **kwargs)
+    except ImportPathError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 #: A `package.module:attribute` path to a user's callable, checked by importing it.
@@ -203,6 +215,11 @@ class CustomDataSpec(_UserlessDataSpec):
     kind: Literal["custom"] = "custom"
     path: CallablePath
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _takes_the_call(self) -> CustomDataSpec:
+        check_callable(self.path, "f(seed, **options)", 0, **self.options)
+        return self
 
 
 DataSpec = Annotated[

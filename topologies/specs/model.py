@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from topologies.specs.data import CallablePath
+from topologies.specs.data import CallablePath, check_callable
 
 
 class _Spec(BaseModel):
@@ -52,6 +52,11 @@ class CustomModelSpec(_Spec):
     kind: Literal["custom"] = "custom"
     path: CallablePath
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _takes_the_call(self) -> CustomModelSpec:
+        check_callable(self.path, "f(input_shape, num_classes, **options)", (1,), 2, **self.options)
+        return self
 
 
 ModelSpec = Annotated[
