@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from topologies.errors import ImportPathError
+from topologies.limits import shorten
 
 #: The folders registered for user modules, in the order they are searched.
 _SEARCHED: list[str] = []
@@ -62,7 +63,7 @@ def _import(path: str, module_name: str) -> Any:
             raise ImportPathError(path, reason) from exc
         raise ImportPathError(path, f"importing {module_name!r} failed: {exc}") from exc
     except (Exception, SystemExit) as exc:  # the user's module is user code: any error is theirs
-        raise ImportPathError(path, f"importing {module_name!r} raised {_described(exc)}") from exc
+        raise ImportPathError(path, f"importing {module_name!r} raised {described_error(exc)}") from exc
 
 
 def _where() -> str:
@@ -73,11 +74,11 @@ def _where() -> str:
     )
 
 
-def _described(exc: BaseException) -> str:
+def described_error(exc: BaseException) -> str:
     """`TypeName: message (file:line)`, the line being the innermost frame of the user's code."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = next((f"{f.filename}:{f.lineno}" for f in reversed(frames) if "importlib" not in f.filename), "")
-    line = str(exc).splitlines()[0] if str(exc) else ""
+    line = shorten(str(exc).splitlines()[0], 200) if str(exc) else ""
     return f"{type(exc).__name__}: {line}" + (f" ({where})" if where else "")
 
 

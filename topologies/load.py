@@ -160,9 +160,13 @@ def runnable_problems(spec: RunSpec, text: str) -> list[Problem]:
     try:
         plan_processes(spec, spec.graph.build())
     except PlacementError as exc:
-        field = exc.field.split(".")
-        return [Problem(exc.field, shorten(exc.reason, 300), _find_line(text, field))]
+        return [Problem(exc.field, shorten(exc.reason, 300), line_of_field(text, exc.field))]
     return []
+
+
+def line_of_field(text: str, field: str) -> int | None:
+    """The line where the dotted `field` (or its nearest ancestor) is written in `text`."""
+    return _find_line(text, field.split("."))
 
 
 def _first_date(value: Any, path: list[str]) -> list[str] | None:
@@ -213,7 +217,24 @@ def problem_of(error: Any, raw: dict[str, Any], text: str) -> Problem:
         message += f" (got {shorten(repr(error['input']))})"
     elif error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling; see docs/topology.md for the keys this table takes)"
+    if not path:
+        path = _field_named_in(message, raw)
     return Problem(".".join(path) or "(top level)", message, _find_line(text, path))
+
+
+_DOTTED = re.compile(r"\b([a-z_]+(?:\.[a-z_0-9]+)+)\b")
+_TABLE = re.compile(r"\[([a-z_]+(?:\.[a-z_]+)*)\]")
+
+
+def _field_named_in(message: str, raw: dict[str, Any]) -> list[str]:
+    """A whole-file check's message names the field it is about (`set server.task_timeout_s`,
+    `add a [server] table`): the first dotted name whose table the file has, or a table header."""
+    for match in _DOTTED.finditer(message):
+        parts = match.group(1).split(".")
+        if parts[0] in raw:
+            return parts
+    table = _TABLE.search(message)
+    return table.group(1).split(".") if table else []
 
 
 def _user_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> list[str]:

@@ -60,11 +60,12 @@ class ClientSpec(TrainConfig):
 
     trainer: CallablePath | None = None
 
-    @model_validator(mode="after")
-    def _trainer_takes_the_call(self) -> ClientSpec:
-        if self.trainer is not None:
-            check_callable(self.trainer, "f(model, x, y, config, seed)", None, None, None, None, 0)
-        return self
+    @field_validator("trainer")
+    @classmethod
+    def _trainer_takes_the_call(cls, trainer: str | None) -> str | None:
+        if trainer is not None:
+            check_callable(trainer, "f(model, x, y, config, seed)", None, None, None, None, 0)
+        return trainer
 
 
 class PlacementSpec(_Spec):

@@ -22,7 +22,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from topologies.errors import ImportPathError
 from topologies.imports import check_signature, resolve_import
@@ -213,13 +221,14 @@ class CustomDataSpec(_UserlessDataSpec):
     """
 
     kind: Literal["custom"] = "custom"
+    options: dict[str, Any] = Field(default_factory=dict)  # before path, which is checked with them
     path: CallablePath
-    options: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _takes_the_call(self) -> CustomDataSpec:
-        check_callable(self.path, "f(seed, **options)", 0, **self.options)
-        return self
+    @field_validator("path")
+    @classmethod
+    def _takes_the_call(cls, path: str, info: ValidationInfo) -> str:
+        check_callable(path, "f(seed, **options)", 0, **info.data.get("options", {}))
+        return path
 
 
 DataSpec = Annotated[
