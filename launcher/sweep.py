@@ -62,7 +62,11 @@ def split_values(text: str) -> list[str]:
 
 
 def grid(sets: list[str], out_dir: Path) -> list[Point]:
-    """Every combination of `key=v1,v2,...` assignments, in the order given."""
+    """Every combination of `key=v1,v2,...` assignments, in the order given.
+
+    Each run's folder is its number and its legend label, e.g. `01-alpha=0.3_lr=0.05`,
+    or `02-server=fedavg` for a whole table (its first string stands for it).
+    """
     axes = []
     for assignment in sets:
         key, sep, values = assignment.partition("=")
@@ -70,11 +74,20 @@ def grid(sets: list[str], out_dir: Path) -> list[Point]:
             raise ValueError(f"--set needs key=value[,value...], got {assignment!r}")
         axes.append([f"{key}={v}" for v in split_values(values)])
     points = []
-    for combo in itertools.product(*axes):
+    for number, combo in enumerate(itertools.product(*axes), 1):
         label = ",".join(_short(a) for a in combo) or "base"
-        slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", "_".join(combo)) or "base"
-        points.append(Point(tuple(combo), label, out_dir / slug))
+        points.append(Point(tuple(combo), label, out_dir / f"{number:02d}-{_folder_name(combo)}"))
     return points
+
+
+def _folder_name(combo: tuple[str, ...]) -> str:
+    """`alpha=0.3_lr=0.05`: each assignment as its label, with the table's name for a whole table."""
+    parts = []
+    for assignment in combo:
+        short = _short(assignment)
+        named = short if "=" in short else f"{assignment.partition('=')[0].split('.')[-1]}={short}"
+        parts.append(re.sub(r"[\[\]{}\"' ]", "", named).replace(",", "-"))
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", "_".join(parts))[:80].strip("_") or "base"
 
 
 def _short(assignment: str) -> str:
