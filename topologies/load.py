@@ -219,6 +219,7 @@ def problem_of(error: Any, raw: dict[str, Any], text: str) -> Problem:
         message = "unknown key (check its spelling; see docs/topology.md for the keys this table takes)"
     if not path:
         path = _field_named_in(message, raw)
+        message = message.removeprefix(f"{'.'.join(path)}: ")
     return Problem(".".join(path) or "(top level)", message, _find_line(text, path))
 
 

@@ -31,6 +31,7 @@ from actors.server.fedasync import FedAsyncConfig
 from actors.server.fedavg import FedAvgConfig
 from actors.server.fedbuff import FedBuffConfig
 from actors.server.stop import StopConfig
+from topologies.custom import register_user_code
 from topologies.errors import TopologyError
 from topologies.graph import Graph
 from topologies.graph_specs import GraphSpec
@@ -141,6 +142,13 @@ class RunSpec(_Spec):
         except TopologyError as exc:
             raise ValueError(str(exc)) from exc  # pydantic reports ValueError as a field error
         return graph
+
+    @model_validator(mode="after")
+    def _user_code_registered(self) -> RunSpec:
+        edge = getattr(self.scheduler, "edge", None)
+        tables = {"server": self.server, "scheduler": self.scheduler, "scheduler.edge": edge}
+        register_user_code({name: table for name, table in tables.items() if table is not None})
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> RunSpec:

@@ -15,3 +15,11 @@ def not_a_model(input_shape: tuple[int, ...], num_classes: int) -> Any:
 
 def trainer_of_one_argument(model: Any) -> Any:
     return model
+
+
+def not_an_aggregator() -> Any:
+    return 42
+
+
+def staleness_above_one(tau: int) -> float:
+    return 2.0
