@@ -9,6 +9,8 @@ must name (docs/extending.md has a worked example of each):
   `Aggregator` class or factory, `f(**options) -> Aggregator`;
 - `[server] staleness` (fedasync, fedbuff) and `[scheduler.edge] staleness`: a
   `StalenessFunction`, `s(tau, **options) -> float` in [0, 1];
+- `[server] algorithm = "custom"`, `path`: an `AsyncServer` subclass, built as
+  `cls(config, initial_weights, deps)`, that defines `apply(client, update, tau)`;
 - `[model] kind = "custom"`: `f(input_shape, num_classes, **options) -> nn.Module`;
 - `[data] kind = "custom"`: `f(seed, **options) -> (train_x, train_y, test_x, test_y)`.
 
@@ -30,8 +32,12 @@ from actors.client.local_sgd import (
     local_train,
 )
 from actors.client.trainer import TorchTrainer, Trainer
+from actors.protocol import Update
 from actors.server.aggregators.base import Aggregator, check_updates
-from actors.statedict import StateDict
+from actors.server.asynchronous import AsyncServer
+from actors.server.base import ServerDeps
+from actors.server.custom import CustomServerConfig
+from actors.statedict import StateDict, add_scaled, flatten, unflatten
 
 
 class StalenessFunction(Protocol):
@@ -43,7 +49,10 @@ class StalenessFunction(Protocol):
 
 __all__ = [
     "Aggregator",
+    "AsyncServer",
+    "CustomServerConfig",
     "Evaluation",
+    "ServerDeps",
     "StalenessFunction",
     "StateDict",
     "TorchTrainer",
@@ -51,7 +60,11 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "TrainingInputError",
+    "Update",
+    "add_scaled",
     "check_updates",
     "evaluate",
+    "flatten",
     "local_train",
+    "unflatten",
 ]

@@ -1,4 +1,4 @@
-"""User code in the server's and schedulers' slots: custom aggregators and staleness functions.
+"""User code in the server's and schedulers' slots: custom aggregators, staleness functions, servers.
 
     [server]
     algorithm = "fedavg"
@@ -11,7 +11,8 @@ While the file is validated (in every process that reads it), each path is
 imported, checked against the call it will get (an aggregator is built once
 and must have `aggregate`; s(τ) is tried at τ = 0, 1, 10 and must give a
 number in [0, 1]) and registered where the roles look it up
-(`CUSTOM_AGGREGATORS`, `CUSTOM_STALENESS`): roles never import user code.
+(`CUSTOM_AGGREGATORS`, `CUSTOM_STALENESS`; a custom server class, which
+must subclass `AsyncServer`, in `SERVERS["custom"]`): roles never import user code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from actors.server import SERVERS
 from actors.server.aggregators import CUSTOM_AGGREGATORS, CustomAggregatorConfig
+from actors.server.asynchronous import AsyncServer
+from actors.server.custom import CustomServerConfig
 from actors.server.staleness import CUSTOM_STALENESS, CustomStalenessConfig
 from topologies.errors import ImportPathError
 from topologies.imports import check_signature, described_error, resolve_import
@@ -37,6 +41,11 @@ def register_user_code(tables: dict[str, Any]) -> None:
             the message starts with the field (`server.aggregator: ...`).
     """
     for table, config in tables.items():
+        if isinstance(config, CustomServerConfig):
+            try:
+                SERVERS["custom"] = _server(config)
+            except ImportPathError as exc:
+                raise ValueError(f"{table}.path: {exc}") from None
         for slot in ("aggregator", "staleness"):
             value = getattr(config, slot, None)
             field = f"{table}.{slot}"
@@ -61,6 +70,14 @@ def _aggregator(config: CustomAggregatorConfig) -> Any:
             config.path, f"built a {type(built).__name__}, which has no aggregate(updates, weights)"
         )
     return factory
+
+
+def _server(config: CustomServerConfig) -> Any:
+    cls = resolve_import(config.path)
+    if not (isinstance(cls, type) and issubclass(cls, AsyncServer)):
+        raise ImportPathError(config.path, f"expected a subclass of AsyncServer, got {cls!r}"[:200])
+    check_signature(config.path, cls, "cls(config, initial_weights, deps)", config, {}, None)
+    return cls
 
 
 def _staleness(config: CustomStalenessConfig) -> Any:

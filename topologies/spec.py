@@ -27,6 +27,7 @@ from actors.liveness import LivenessConfig
 from actors.peer import DpsgdConfig, PairwiseConfig
 from actors.scheduler import AsyncEdgeConfig, HierFavgConfig, RelayConfig
 from actors.server.checkpoint import CheckpointConfig
+from actors.server.custom import CustomServerConfig
 from actors.server.fedasync import FedAsyncConfig
 from actors.server.fedavg import FedAvgConfig
 from actors.server.fedbuff import FedBuffConfig
@@ -42,7 +43,9 @@ from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec, che
 from topologies.specs.model import ModelSpec
 from topologies.specs.security import SecuritySpec
 
-ServerSpec = Annotated[FedAvgConfig | FedAsyncConfig | FedBuffConfig, Field(discriminator="algorithm")]
+ServerSpec = Annotated[
+    FedAvgConfig | FedAsyncConfig | FedBuffConfig | CustomServerConfig, Field(discriminator="algorithm")
+]
 SchedulerSpec = Annotated[HierFavgConfig | AsyncEdgeConfig | RelayConfig, Field(discriminator="mode")]
 PeerSpec = Annotated[DpsgdConfig | PairwiseConfig, Field(discriminator="algorithm")]
 

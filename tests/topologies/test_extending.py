@@ -81,6 +81,21 @@ def test_a_custom_aggregator_and_trainer_next_to_the_file_run_in_sim_mode(
     assert accuracies[0] != accuracies[1]  # the median, not the mean, made the models
 
 
+def test_a_custom_server_algorithm_next_to_the_file_applies_every_update(
+    study: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(study.parent / "elsewhere")
+
+    code = cli.main(["run", str(study / "delta_sgd_server.toml"), "--out", "run"])
+
+    assert code == 0, capsys.readouterr().err
+    applied = _events(Path("run"), "update_applied")
+    versions = [e["version"] for e in _events(Path("run"), "model_updated")]
+    assert len(applied) == 40
+    assert all(e["lr"] == 0.8 / (e["staleness"] + 1) for e in applied)
+    assert versions == list(range(1, 41))
+
+
 def test_the_geometric_median_resists_an_outlier_and_keeps_identical_updates() -> None:
     rules = _load_rules()
     same = {"w": torch.tensor([1.0, 2.0])}

@@ -10,7 +10,20 @@ from collections.abc import Sequence
 
 import torch
 
-from actors.extend import StateDict, TorchTrainer, TrainConfig, Trainer, check_updates
+from actors.extend import (
+    AsyncServer,
+    CustomServerConfig,
+    ServerDeps,
+    StateDict,
+    TorchTrainer,
+    TrainConfig,
+    Trainer,
+    Update,
+    add_scaled,
+    check_updates,
+    flatten,
+    unflatten,
+)
 
 #: Samples a client may train on (a device with little memory).
 SAMPLE_BUDGET = 32
@@ -30,24 +43,14 @@ class GeoMedian:
 
     def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
         check_updates(updates, weights)  # the built-in aggregators' checks and typed errors
-        keys = sorted(updates[0])
-        points = torch.stack([torch.cat([u[k].flatten().double() for k in keys]) for u in updates])
+        points = torch.stack([flatten(u, torch.float64) for u in updates])
         share = torch.tensor(list(weights), dtype=torch.float64)
         share = share / share.sum()
         median = share @ points  # start from the weighted mean
         for _ in range(self.iterations):
             pull = share / (points - median).norm(dim=1).clamp_min(self.eps)
             median = (pull / pull.sum()) @ points
-        return _unflatten(median, updates[0], keys)
-
-
-def _unflatten(flat: torch.Tensor, like: StateDict, keys: list[str]) -> StateDict:
-    out, start = {}, 0
-    for key in keys:
-        count = like[key].numel()
-        out[key] = flat[start : start + count].view_as(like[key]).to(like[key].dtype)
-        start += count
-    return out
+        return unflatten(median, updates[0])
 
 
 def halving(tau: int, every: int = 4) -> float:
@@ -60,3 +63,25 @@ def sample_budget_trainer(
 ) -> Trainer:
     """The built-in trainer on the client's first `SAMPLE_BUDGET` samples only."""
     return TorchTrainer(model, x[:SAMPLE_BUDGET], y[:SAMPLE_BUDGET], config, seed)
+
+
+class DeltaSgdServer(AsyncServer):
+    """Asynchronous SGD on the clients' deltas: x ← x + lr/(τ+1) · Δ, each applied as it arrives.
+
+    `[server] options = { lr = ... }` sets lr; a stale delta is damped by 1/(τ+1).
+    """
+
+    want_delta = True
+
+    def __init__(self, config: CustomServerConfig, initial: StateDict, deps: ServerDeps) -> None:
+        super().__init__(initial, deps)
+        self.config = config
+        self.lr = float(config.options.get("lr", 1.0))
+
+    async def apply(self, client: str, update: Update, tau: int) -> None:
+        if not update.is_delta:
+            self.drop(client, update, "expected_delta")
+            return
+        step = self.lr / (tau + 1)
+        self.record_applied(client, update, tau, lr=step)
+        await self.new_version(add_scaled(self.params, update.weights, step), contributors=1)
