@@ -204,9 +204,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if spec is None:
         return EXIT_BAD_INPUT
     out = args.out or Path("runs") / f"sweep-{spec.name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    from actors.errors import KeyFileError
+
     try:
         markdown, code = sweep(args.file, args.sets, out, max(1, args.jobs), args.mode)
-    except (TopologyError, ValueError) as exc:
+    except (TopologyError, SimError, KeyFileError, ValueError) as exc:
         print(f"fedactors: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(markdown)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.preflight import check_run
 from sims.plots import plot_runs
 from sims.results import read_events
-from topologies.load import load_topology
 
 COLUMNS = (
     "finish_reason",
@@ -150,12 +150,13 @@ def sweep(file: Path, sets: list[str], out_dir: Path, jobs: int, mode: str | Non
     """Validate, run and compare the grid; return the Markdown table and the worst exit code.
 
     Raises:
-        TopologyError: a point of the grid is not a valid topology (nothing ran).
+        TopologyError, SimError, KeyFileError: a point of the grid is refused
+            by the checks `run` makes (nothing ran).
         ValueError: a `--set` is not of the form key=values.
     """
     points = grid(sets, out_dir)
     for point in points:
-        load_topology(file, point.overrides)
+        check_run(file, point.overrides)  # what `run` checks: nothing starts if one point fails
     out_dir.mkdir(parents=True, exist_ok=True)
     codes = asyncio.run(run_grid(file, points, jobs, mode))
     done = [p for p in points if (p.run_dir / "summary.json").exists()]

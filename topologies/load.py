@@ -96,11 +96,6 @@ def parse_toml(text: str, source: str, error: Callable[[str, list[Problem]], Exc
     except RecursionError:
         problem = Problem("toml", "tables or arrays are nested too deeply to read", None)
         raise error(source, [problem]) from None
-    dated = _first_date(raw, [])
-    if dated is not None:
-        field = ".".join(dated)
-        problem = Problem(field, "dates and times are not values this file takes", _find_line(text, dated))
-        raise error(source, [problem])
     return raw
 
 
@@ -142,8 +137,12 @@ def validate_model(
     error: Callable[[str, list[Problem]], Exception],
 ) -> M:
     """`model` validated from `raw` with strict types, or `error(source, problems)` raised,
-    one problem per field at fault, in file order."""
+    one problem per field at fault, in file order (a TOML date is one: JSON has none)."""
     try:
+        dated = _first_date(raw, [])  # after any --set: an override can write a date too
+        if dated is not None:
+            message = "dates and times are not values this file takes"
+            raise error(source, [Problem(".".join(dated), message, _find_line(text, dated))])
         return model.model_validate_json(json.dumps(raw), strict=True)
     except ValidationError as exc:
         problems = [problem_of(e, raw, text) for e in exc.errors()]
