@@ -24,14 +24,14 @@ refused, naming the field and its line, before any process starts.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from launcher.errors import LauncherError
-from topologies.load import Problem, describe_problems, problem_of
+from topologies.limits import MAX_PROCESSES
+from topologies.load import Problem, describe_problems, parse_toml, read_text_file, validate_model
 
 
 class HostsFileError(LauncherError):
@@ -80,7 +80,7 @@ class HostSettings(_Spec):
     workdir: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     bind: str = "0.0.0.0"
-    processes: int | None = Field(default=None, ge=1)
+    processes: int | None = Field(default=None, ge=1, le=MAX_PROCESSES)
 
 
 class HostEntry(HostSettings):
@@ -141,7 +141,7 @@ class HostPlacementSpec(_Spec):
             under it), -> host name.
     """
 
-    processes_per_host: int = Field(default=1, ge=1)
+    processes_per_host: int = Field(default=1, ge=1, le=MAX_PROCESSES)
     pins: dict[str, str] = Field(default_factory=dict)
 
 
@@ -174,33 +174,24 @@ def load_hosts(path: str | Path) -> HostsSpec:
             (each problem names its dotted field and, where found, its line).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HostsFileError(str(path), [Problem("file", f"cannot read it ({exc.strerror})", None)]) from exc
-    return parse_hosts(text, str(path))
+    return parse_hosts(read_text_file(path, HostsFileError), str(path))
 
 
 def parse_hosts(text: str, source: str = "<string>") -> HostsSpec:
-    """Validate hosts TOML text (see `load_hosts`).
+    """Validate hosts TOML text (see `load_hosts`); types are strict, as for topology files.
 
     Raises:
         HostsFileError: as `load_hosts`.
     """
+    raw = parse_toml(text, source, HostsFileError)
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise HostsFileError(source, [Problem("toml", str(exc), getattr(exc, "lineno", None))]) from exc
-    try:
-        spec = HostsSpec.model_validate(raw)
-    except ValidationError as exc:
-        problems = [problem_of(error, raw, text) for error in exc.errors()]
+        spec = validate_model(HostsSpec, raw, text, source, HostsFileError)
+    except HostsFileError as exc:
         problems = [
             Problem(p.field, p.message.replace("docs/topology.md", "docs/launcher.md"), p.line)
-            for p in problems
+            for p in exc.problems
         ]
-        problems.sort(key=lambda p: (p.line is None, p.line or 0))
-        raise HostsFileError(source, problems) from exc
+        raise HostsFileError(source, problems) from None
     _check_names(spec, source, text)
     return spec
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.preflight import check_run
 from sims.plots import plot_runs
 from sims.results import read_events
-from topologies.load import load_topology
 
 COLUMNS = (
     "finish_reason",
@@ -62,7 +62,11 @@ def split_values(text: str) -> list[str]:
 
 
 def grid(sets: list[str], out_dir: Path) -> list[Point]:
-    """Every combination of `key=v1,v2,...` assignments, in the order given."""
+    """Every combination of `key=v1,v2,...` assignments, in the order given.
+
+    Each run's folder is its number and its legend label, e.g. `01-alpha=0.3_lr=0.05`,
+    or `02-server=fedavg` for a whole table (its first string stands for it).
+    """
     axes = []
     for assignment in sets:
         key, sep, values = assignment.partition("=")
@@ -70,11 +74,20 @@ def grid(sets: list[str], out_dir: Path) -> list[Point]:
             raise ValueError(f"--set needs key=value[,value...], got {assignment!r}")
         axes.append([f"{key}={v}" for v in split_values(values)])
     points = []
-    for combo in itertools.product(*axes):
+    for number, combo in enumerate(itertools.product(*axes), 1):
         label = ",".join(_short(a) for a in combo) or "base"
-        slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", "_".join(combo)) or "base"
-        points.append(Point(tuple(combo), label, out_dir / slug))
+        points.append(Point(tuple(combo), label, out_dir / f"{number:02d}-{_folder_name(combo)}"))
     return points
+
+
+def _folder_name(combo: tuple[str, ...]) -> str:
+    """`alpha=0.3_lr=0.05`: each assignment as its label, with the table's name for a whole table."""
+    parts = []
+    for assignment in combo:
+        short = _short(assignment)
+        named = short if "=" in short else f"{assignment.partition('=')[0].split('.')[-1]}={short}"
+        parts.append(re.sub(r"[\[\]{}\"' ]", "", named).replace(",", "-"))
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", "_".join(parts))[:80].strip("_") or "base"
 
 
 def _short(assignment: str) -> str:
@@ -137,12 +150,13 @@ def sweep(file: Path, sets: list[str], out_dir: Path, jobs: int, mode: str | Non
     """Validate, run and compare the grid; return the Markdown table and the worst exit code.
 
     Raises:
-        TopologyError: a point of the grid is not a valid topology (nothing ran).
+        TopologyError, SimError, KeyFileError: a point of the grid is refused
+            by the checks `run` makes (nothing ran).
         ValueError: a `--set` is not of the form key=values.
     """
     points = grid(sets, out_dir)
     for point in points:
-        load_topology(file, point.overrides)
+        check_run(file, point.overrides)  # what `run` checks: nothing starts if one point fails
     out_dir.mkdir(parents=True, exist_ok=True)
     codes = asyncio.run(run_grid(file, points, jobs, mode))
     done = [p for p in points if (p.run_dir / "summary.json").exists()]

@@ -36,9 +36,12 @@ from topologies.builders import build_graph
 from topologies.edges_csv import read_edge_rows
 from topologies.errors import EdgeListError, MixingError
 from topologies.graph import Graph, Role
+from topologies.limits import MAX_NODES
 from topologies.mixing import mixing_matrix
 
-NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)]
+#: A count of nodes, at most `MAX_NODES` (see topologies.limits).
+Count = Annotated[int, Field(gt=0, le=MAX_NODES)]
 
 
 class _Spec(BaseModel):
@@ -76,6 +79,17 @@ MixingSpec = Annotated[
 
 
 class _GraphSpec(_Spec):
+    @model_validator(mode="after")
+    def _bounded(self) -> _GraphSpec:
+        """Refuse a graph larger than `MAX_NODES` before a single node id is made."""
+        if self.node_count() > MAX_NODES:
+            raise ValueError(f"the graph has {self.node_count()} nodes, more than the limit of {MAX_NODES}")
+        return self
+
+    def node_count(self) -> int:
+        """How many nodes the graph has, without building it."""
+        return self.learner_count() + 1
+
     def build(self) -> Graph:
         """The validated graph; for gossip graphs with `given` mixing, the weights are checked too.
 
@@ -132,7 +146,7 @@ class StarGraphSpec(_GraphSpec):
     """One server and `clients` clients."""
 
     template: Literal["star"] = "star"
-    clients: int = Field(gt=0)
+    clients: Count
 
     def learner_count(self) -> int:
         return self.clients
@@ -148,8 +162,8 @@ class HierarchyGraphSpec(_GraphSpec):
     """
 
     template: Literal["hierarchy"] = "hierarchy"
-    levels: list[int] | None = Field(default=None, min_length=2)
-    groups: list[Annotated[int, Field(gt=0)]] | None = Field(default=None, min_length=1)
+    levels: list[Count] | None = Field(default=None, min_length=2, max_length=16)
+    groups: list[Count] | None = Field(default=None, min_length=1, max_length=MAX_NODES)
 
     @field_validator("levels")
     @classmethod
@@ -166,6 +180,11 @@ class HierarchyGraphSpec(_GraphSpec):
 
     def learner_count(self) -> int:
         return self.levels[-1] if self.levels is not None else sum(self.groups or [])
+
+    def node_count(self) -> int:
+        if self.levels is not None:
+            return sum(self.levels)
+        return 2 + len(self.groups or []) + self.learner_count()
 
 
 def _check_levels(levels: list[int]) -> None:
@@ -186,15 +205,15 @@ class RingGraphSpec(_GossipSpec):
     """`peers` peers in a cycle."""
 
     template: Literal["ring"] = "ring"
-    peers: int = Field(ge=3)
+    peers: int = Field(ge=3, le=MAX_NODES)
 
 
 class TorusGraphSpec(_GossipSpec):
     """A `rows` × `cols` grid of peers with wraparound (degree 4)."""
 
     template: Literal["torus"] = "torus"
-    rows: int = Field(ge=3)
-    cols: int = Field(ge=3)
+    rows: int = Field(ge=3, le=MAX_NODES)
+    cols: int = Field(ge=3, le=MAX_NODES)
 
     def learner_count(self) -> int:
         return self.rows * self.cols
@@ -204,15 +223,15 @@ class CompleteGraphSpec(_GossipSpec):
     """Every peer linked to every other."""
 
     template: Literal["complete"] = "complete"
-    peers: int = Field(ge=2)
+    peers: int = Field(ge=2, le=1_000)  # n(n-1)/2 edges: 500,000 at 1,000 peers
 
 
 class RandomRegularGraphSpec(_GossipSpec):
     """A connected random graph where every peer has `degree` neighbours, drawn from `seed`."""
 
     template: Literal["random_regular"] = "random_regular"
-    peers: int = Field(ge=3)
-    degree: int = Field(ge=2)
+    peers: int = Field(ge=3, le=MAX_NODES)
+    degree: int = Field(ge=2, le=1_000)
     seed: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
@@ -230,7 +249,7 @@ class ErdosRenyiGraphSpec(_GossipSpec):
     """G(peers, p), redrawn from `seed` until connected."""
 
     template: Literal["erdos_renyi"] = "erdos_renyi"
-    peers: int = Field(ge=2)
+    peers: int = Field(ge=2, le=10_000)  # every pair is drawn: 5·10⁷ draws at 10,000 peers
     p: float = Field(gt=0, le=1)
     seed: int = Field(default=0, ge=0)
 
@@ -239,8 +258,8 @@ class SmallWorldGraphSpec(_GossipSpec):
     """Watts–Strogatz: a ring of `k` nearest neighbours, each edge rewired with probability `p`."""
 
     template: Literal["small_world"] = "small_world"
-    peers: int = Field(ge=3)
-    k: int = Field(ge=2)
+    peers: int = Field(ge=3, le=MAX_NODES)
+    k: int = Field(ge=2, le=1_000)
     p: float = Field(ge=0, le=1)
     seed: int = Field(default=0, ge=0)
 
@@ -259,7 +278,7 @@ class NodeDeclSpec(_Spec):
 
     id: NodeId | None = None
     group: NodeId | None = None
-    count: int | None = Field(default=None, gt=0)
+    count: Count | None = None
     role: Role
 
     @model_validator(mode="after")
@@ -364,7 +383,10 @@ class ExplicitGraphSpec(_GraphSpec):
 
     def learner_count(self) -> int:
         gossip = all(n.role == "peer" for n in self.nodes)
-        return sum(len(n.ids()) for n in self.nodes if n.role == ("peer" if gossip else "client"))
+        return sum(n.count or 1 for n in self.nodes if n.role == ("peer" if gossip else "client"))
+
+    def node_count(self) -> int:
+        return sum(n.count or 1 for n in self.nodes)
 
     def csv_edges(self) -> tuple[EdgeDeclSpec, ...]:
         return self.edges_csv.edges if self.edges_csv is not None else ()

@@ -38,10 +38,12 @@ class PlacementError(TopologyError):
 
     Attributes:
         field: the setting at fault (`placement.nodes`, `placement.pins.<key>`).
+        reason: what is wrong with it.
     """
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.reason = message
         super().__init__(f"{field}: {message}")
 
 

@@ -27,19 +27,25 @@ from actors.liveness import LivenessConfig
 from actors.peer import DpsgdConfig, PairwiseConfig
 from actors.scheduler import AsyncEdgeConfig, HierFavgConfig, RelayConfig
 from actors.server.checkpoint import CheckpointConfig
+from actors.server.custom import CustomServerConfig
 from actors.server.fedasync import FedAsyncConfig
 from actors.server.fedavg import FedAvgConfig
 from actors.server.fedbuff import FedBuffConfig
 from actors.server.stop import StopConfig
+from topologies.custom import register_user_code
 from topologies.errors import TopologyError
 from topologies.graph import Graph
 from topologies.graph_specs import GraphSpec
+from topologies.imports import add_import_paths
+from topologies.limits import MAX_PROCESSES
 from topologies.specs.behaviour import BehaviourSpec
-from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec
+from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec, check_callable
 from topologies.specs.model import ModelSpec
 from topologies.specs.security import SecuritySpec
 
-ServerSpec = Annotated[FedAvgConfig | FedAsyncConfig | FedBuffConfig, Field(discriminator="algorithm")]
+ServerSpec = Annotated[
+    FedAvgConfig | FedAsyncConfig | FedBuffConfig | CustomServerConfig, Field(discriminator="algorithm")
+]
 SchedulerSpec = Annotated[HierFavgConfig | AsyncEdgeConfig | RelayConfig, Field(discriminator="mode")]
 PeerSpec = Annotated[DpsgdConfig | PairwiseConfig, Field(discriminator="algorithm")]
 
@@ -58,6 +64,13 @@ class ClientSpec(TrainConfig):
 
     trainer: CallablePath | None = None
 
+    @field_validator("trainer")
+    @classmethod
+    def _trainer_takes_the_call(cls, trainer: str | None) -> str | None:
+        if trainer is not None:
+            check_callable(trainer, "f(model, x, y, config, seed)", None, None, None, None, 0)
+        return trainer
+
 
 class PlacementSpec(_Spec):
     """Where actors run in `--mode local` (and, with a hosts file, `fedactors launch`).
@@ -75,7 +88,7 @@ class PlacementSpec(_Spec):
         hosts: node id -> host name, for the plan's display and the logs.
     """
 
-    processes: int = Field(default=3, ge=1)
+    processes: int = Field(default=3, ge=1, le=MAX_PROCESSES)
     transport: Literal["tcp", "ipc"] = "tcp"
     time_scale: float = Field(default=1.0, gt=0)
     nodes: dict[str, list[str]] | None = Field(default=None, min_length=1)
@@ -90,8 +103,15 @@ class PlacementSpec(_Spec):
 
 
 class RunSpec(_Spec):
-    """A whole topology file."""
+    """A whole topology file.
 
+    Attributes:
+        import_paths: folders `module:attr` paths import from, after the
+            installed packages; set by the loader (the file's folder and the
+            working directory), not written in topology files.
+    """
+
+    import_paths: tuple[str, ...] = ()  # first: fields are validated in order, and later ones import
     name: str = Field(default="run", pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = Field(default=0, ge=0)
     mode: Literal["local", "sim"] = "local"
@@ -109,6 +129,13 @@ class RunSpec(_Spec):
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
 
+    @field_validator("import_paths")
+    @classmethod
+    def _register_import_paths(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
+        """Before any later field imports user code, so a node reading topology.json finds it too."""
+        add_import_paths(paths)
+        return paths
+
     @field_validator("graph")
     @classmethod
     def _graph_runs(cls, graph: GraphSpec) -> GraphSpec:
@@ -118,6 +145,13 @@ class RunSpec(_Spec):
         except TopologyError as exc:
             raise ValueError(str(exc)) from exc  # pydantic reports ValueError as a field error
         return graph
+
+    @model_validator(mode="after")
+    def _user_code_registered(self) -> RunSpec:
+        edge = getattr(self.scheduler, "edge", None)
+        tables = {"server": self.server, "scheduler": self.scheduler, "scheduler.edge": edge}
+        register_user_code({name: table for name, table in tables.items() if table is not None})
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> RunSpec:

@@ -10,16 +10,21 @@ from. The paper's three families:
     hinge:       s(τ) = 1 if τ ≤ b else 1 / (a(τ - b) + 1)     a > 0, b ≥ 0
 
 `StalenessConfig` is the discriminated union on `kind` that topology files
-use. The defaults of `a` and `b` are the values of the paper's experiments
-(polynomial a = 0.5; hinge a = 10, b = 4).
+use; `custom` (or a bare `"module:attr"` string) is a user's own
+`s(tau, **options) -> float`, which the topology layer imports and registers
+in `CUSTOM_STALENESS` while the file is validated. The defaults of `a` and
+`b` are the values of the paper's experiments (polynomial a = 0.5; hinge
+a = 10, b = 4).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from actors.server.aggregators.custom import custom_from_path
 from actors.server.errors import NegativeStalenessError
 
 
@@ -84,7 +89,33 @@ class HingeStalenessConfig(BaseModel):
         return 1.0 / (self.a * (tau - self.b) + 1.0)
 
 
+#: `module:attr` path -> the user's s(τ), registered when a topology is validated.
+CUSTOM_STALENESS: dict[str, Callable[..., float]] = {}
+
+
+class CustomStalenessConfig(BaseModel):
+    """s(τ) = the user's `f(tau, **options)`, a float in [0, 1]."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["custom"] = "custom"
+    path: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def weight(self, tau: int) -> float:
+        """Return s(τ).
+
+        Raises:
+            NegativeStalenessError: `tau` is below zero.
+        """
+        _check_tau(tau)
+        return float(CUSTOM_STALENESS[self.path](tau, **self.options))
+
+
 StalenessConfig = Annotated[
-    ConstantStalenessConfig | PolynomialStalenessConfig | HingeStalenessConfig,
-    Field(discriminator="kind"),
+    Annotated[
+        ConstantStalenessConfig | PolynomialStalenessConfig | HingeStalenessConfig | CustomStalenessConfig,
+        Field(discriminator="kind"),
+    ],
+    BeforeValidator(custom_from_path),
 ]

@@ -29,6 +29,12 @@ EXPECTED_CASES = {
     ],
     "transfer": ["state_dict over tcp", "state_dict over ipc"],
     "messages": ["round trip, 100 B each way", "one-way rate, 100 B messages"],
+    "startup_validate": [
+        "validate topologies/examples/fedasync.toml",
+        "import topologies.load",
+        "import torch",
+        "import sklearn.datasets",
+    ],
 }
 
 

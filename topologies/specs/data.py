@@ -22,10 +22,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from topologies.errors import ImportPathError
-from topologies.imports import resolve_import
+from topologies.imports import check_signature, resolve_import
 
 #: Where Debian's `dataset-fashion-mnist` package installs the idx files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -42,6 +50,18 @@ def _resolves_to_callable(path: str) -> str:
     if not callable(obj):
         raise ValueError(f"import path {path!r}: {type(obj).__name__} object is not callable")
     return path
+
+
+def check_callable(path: str, call: str, *args: Any, **kwargs: Any) -> None:
+    """Refuse, at load time, a user's callable that cannot be called as `call` shows.
+
+    Raises:
+        ValueError: it cannot (pydantic reports it as the field's error).
+    """
+    try:
+        check_signature(path, resolve_import(path), call, *args, **kwargs)
+    except ImportPathError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 #: A `package.module:attribute` path to a user's callable, checked by importing it.
@@ -201,8 +221,14 @@ class CustomDataSpec(_UserlessDataSpec):
     """
 
     kind: Literal["custom"] = "custom"
+    options: dict[str, Any] = Field(default_factory=dict)  # before path, which is checked with them
     path: CallablePath
-    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _takes_the_call(cls, path: str, info: ValidationInfo) -> str:
+        check_callable(path, "f(seed, **options)", 0, **info.data.get("options", {}))
+        return path
 
 
 DataSpec = Annotated[

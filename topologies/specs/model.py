@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
 
-from topologies.specs.data import CallablePath
+from topologies.specs.data import CallablePath, check_callable
 
 
 class _Spec(BaseModel):
@@ -50,8 +50,15 @@ class CustomModelSpec(_Spec):
     """The user's own model: `path` names `f(input_shape, num_classes, **options) -> nn.Module`."""
 
     kind: Literal["custom"] = "custom"
+    options: dict[str, Any] = Field(default_factory=dict)  # before path, which is checked with them
     path: CallablePath
-    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _takes_the_call(cls, path: str, info: ValidationInfo) -> str:
+        options = info.data.get("options", {})
+        check_callable(path, "f(input_shape, num_classes, **options)", (1,), 2, **options)
+        return path
 
 
 ModelSpec = Annotated[

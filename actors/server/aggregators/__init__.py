@@ -1,7 +1,8 @@
 """Aggregators: how a server combines client updates, found by the `kind` of their config.
 
 Topology files name an aggregator by `kind` ("weighted_mean", "median",
-"trimmed_mean", "krum", "multi_krum", "norm_clip"); `AggregatorConfig` is the
+"trimmed_mean", "krum", "multi_krum", "norm_clip", or "custom": a user's own,
+see `custom.py`); `AggregatorConfig` is the
 discriminated union that validates the table, and `build_aggregator` turns a
 validated config into the aggregator.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from actors.server.aggregators.base import Aggregator, check_updates
+from actors.server.aggregators.custom import CUSTOM_AGGREGATORS, CustomAggregatorConfig, custom_from_path
 from actors.server.aggregators.krum import Krum, KrumConfig, MultiKrum, MultiKrumConfig
 from actors.server.aggregators.median import CoordinateMedian, MedianConfig
 from actors.server.aggregators.norm_clip import NormClip, NormClipConfig
@@ -21,8 +23,17 @@ from actors.server.aggregators.trimmed_mean import TrimmedMean, TrimmedMeanConfi
 from actors.server.aggregators.weighted_mean import WeightedMean, WeightedMeanConfig
 
 AggregatorConfig = Annotated[
-    WeightedMeanConfig | MedianConfig | TrimmedMeanConfig | KrumConfig | MultiKrumConfig | NormClipConfig,
-    Field(discriminator="kind"),
+    Annotated[
+        WeightedMeanConfig
+        | MedianConfig
+        | TrimmedMeanConfig
+        | KrumConfig
+        | MultiKrumConfig
+        | NormClipConfig
+        | CustomAggregatorConfig,
+        Field(discriminator="kind"),
+    ],
+    BeforeValidator(custom_from_path),
 ]
 
 AGGREGATORS: dict[str, Callable[[Any], Aggregator]] = {
@@ -32,6 +43,7 @@ AGGREGATORS: dict[str, Callable[[Any], Aggregator]] = {
     "krum": Krum,
     "multi_krum": MultiKrum,
     "norm_clip": NormClip,
+    "custom": lambda config: CUSTOM_AGGREGATORS[config.path](**config.options),
 }
 
 
@@ -42,9 +54,11 @@ def build_aggregator(config: AggregatorConfig) -> Aggregator:
 
 __all__ = [
     "AGGREGATORS",
+    "CUSTOM_AGGREGATORS",
     "Aggregator",
     "AggregatorConfig",
     "CoordinateMedian",
+    "CustomAggregatorConfig",
     "Krum",
     "KrumConfig",
     "MedianConfig",
