@@ -33,6 +33,7 @@ from actors.server.fedasync import FedAsyncConfig
 from sims.behaviour import SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
+from sims.workers.trainer import Submit, WorkerTrainer
 from topologies.builders import BUILDERS
 from topologies.graph import Graph, GraphNode
 from topologies.imports import resolve_import
@@ -57,14 +58,24 @@ class NodeBuilder:
         recorder: actor the server tells `Done` (None in tests).
         heartbeats: heartbeat every parent–child link (real runs; None: never,
             as in a simulation, whose clients fail by the behaviour models).
+        device: where clients train (None: the file's `[client] device`).
+        submit: hand clients' training to a simulation's workers (None: train in this process).
     """
 
     def __init__(
-        self, spec: RunSpec, recorder: str | None = None, heartbeats: Heartbeats | None = None
+        self,
+        spec: RunSpec,
+        recorder: str | None = None,
+        heartbeats: Heartbeats | None = None,
+        *,
+        device: str | None = None,
+        submit: Submit | None = None,
     ) -> None:
         self.spec = spec
         self.recorder = recorder
         self.heartbeats = heartbeats
+        self.device = device or spec.client.device
+        self.submit = submit
         self.graph = build_graph(spec)
         learners = [n.id for n in self.graph.learners()]
         self.data: FederatedData = build_federated_data(
@@ -232,8 +243,15 @@ class NodeBuilder:
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
 
     def _client_trainer(self, index: int) -> Trainer:
+        trainer = self.client_trainer(index)
+        if self.submit is None:
+            return trainer
+        return WorkerTrainer(trainer, index, self.submit)
+
+    def client_trainer(self, index: int) -> Trainer:
+        """The in-process trainer of learner `index` (what a worker trains it with)."""
         shard = self.data.clients[index]
-        config = TrainConfig.model_validate(self.spec.client.model_dump(exclude={"trainer"}))
+        config = TrainConfig.model_validate(self.spec.client.model_dump(exclude={"trainer", "device"}))
         seed = derived_seed(self.spec.seed, 1, index)
         if self.spec.client.trainer is not None:
             factory = resolve_import(self.spec.client.trainer)
