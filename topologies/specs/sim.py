@@ -11,12 +11,20 @@ bit, for any number of workers. See docs/simulation.md, "Scaling".
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _torch_device(name: str) -> str:
+    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", name):
+        raise ValueError(f"a device is 'cpu', 'cuda' or 'cuda:N' (N a GPU index), got {name!r}")
+    return name
+
 
 #: A torch device a topology may name: the CPU, or a CUDA GPU (by index).
-Device = Annotated[str, StringConstraints(pattern=r"^(cpu|cuda(:[0-9]+)?)$")]
+Device = Annotated[str, AfterValidator(_torch_device)]
 
 
 class SimSpec(BaseModel):
