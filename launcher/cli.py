@@ -225,6 +225,7 @@ def _workers(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from launcher.errors import LauncherError
     from launcher.run import EXIT_NODE_FAILED, default_run_dir, run_local, run_sim
     from sims.devices import check_devices
     from sims.errors import DeviceError
@@ -250,7 +251,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if spec.mode == "sim":
         try:
             result = run_sim(spec, args.file, run_dir)
-        except SimError as exc:  # a worker that did not start or died
+        except (SimError, LauncherError) as exc:  # a worker that did not start or died, a bad hosts file
             print(f"fedactors: {exc}", file=sys.stderr)
             return EXIT_NODE_FAILED
     else:

@@ -220,7 +220,7 @@ class NodeBuilder:
     def _monitor(self) -> Actor:
         config = self.spec.peer
         assert config is not None, "the monitor watches gossip peers"
-        evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
+        evaluator = self._evaluator()
         poll = config.eval_every_s if isinstance(config, PairwiseConfig) else None
         peers = [n.id for n in self.graph.of_role("peer")]
         return GossipMonitor(peers, evaluator.evaluate, self.spec.stop, self.recorder, poll)
@@ -228,7 +228,7 @@ class NodeBuilder:
     def _server(self, node_id: str) -> Actor:
         config = self.spec.server
         assert config is not None, "RunSpec requires [server] when the graph has a server"
-        evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
+        evaluator = self._evaluator()
         deps = ServerDeps(
             evaluator=evaluator.evaluate,
             stop=self.spec.stop,
@@ -256,7 +256,13 @@ class NodeBuilder:
         if self.spec.client.trainer is not None:
             factory = resolve_import(self.spec.client.trainer)
             return factory(self._shared(), shard.x, shard.y, config, seed)  # type: ignore[no-any-return]
-        return TorchTrainer(self._shared(), shard.x, shard.y, config, seed)
+        return TorchTrainer(self._shared(), shard.x, shard.y, config, seed, self.device)
+
+    def _evaluator(self) -> TorchTrainer:
+        # On the clients' device: the server trains nothing, and a GPU evaluates fastest.
+        return TorchTrainer(
+            self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0, self.spec.client.device
+        )
 
     def _shared(self) -> nn.Module:
         # Clients of one process train one at a time (one compute thread), so

@@ -46,14 +46,23 @@ class TorchTrainer:
             with a generator and torch's global RNG (dropout) seeded from
             `(seed, n)`, so its result depends on the task alone: not on which
             process trains it, nor on what that process trained before.
+        device: where the model and data live while training ("cpu", "cuda:1");
+            weights go in and come out on the CPU.
     """
 
     def __init__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, seed: int
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        config: TrainConfig,
+        seed: int,
+        device: str = "cpu",
     ) -> None:
-        self.model = model
-        self.x = x
-        self.y = y
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.x = x.to(self.device)
+        self.y = y.to(self.device)
         self.config = config
         self.seed = seed
         self.fits = 0
@@ -71,9 +80,15 @@ class TorchTrainer:
         seed = task_seed(self.seed, number)
         self.model.load_state_dict(weights)
         generator = torch.Generator().manual_seed(seed)
-        with _global_rng_seeded(seed):
+        with _global_rng_seeded(seed, self.device):
             result = local_train(self.model, self.x, self.y, self.config, generator, epochs)
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}, result
+        return self._weights(), result
+
+    def _weights(self) -> StateDict:
+        # On the CPU, fresh tensors: a copy either way (`to` copies off a GPU, `clone` on the CPU).
+        if self.device.type == "cpu":
+            return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return {k: v.detach().to("cpu") for k, v in self.model.state_dict().items()}
 
     def evaluate(self, weights: StateDict) -> Evaluation:
         self.model.load_state_dict(weights)
@@ -101,9 +116,15 @@ def _splitmix64(value: int) -> int:
 
 
 @contextmanager
-def _global_rng_seeded(seed: int) -> Iterator[None]:
-    """Seed torch's global CPU generator (dropout draws from it) for one task, then put
-    its state back. `torch.manual_seed` would also seed every accelerator (250 µs)."""
+def _global_rng_seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed the global generator dropout draws from (the CPU's, or the GPU's the model is
+    on) for one task, then put its state back. `torch.manual_seed` would seed every
+    accelerator each time (250 µs)."""
+    if device.type == "cuda":
+        with torch.random.fork_rng(devices=[device]), torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)  # the current device's generator: this one
+            yield
+        return
     generator = torch.default_generator
     state = generator.get_state()
     generator.manual_seed(seed)

@@ -45,8 +45,13 @@ def worker_command(worker_id: str, pool: str, device: str, python: str = sys.exe
 
 
 def start_local(log_dir: Path) -> StartWorker:
-    """Workers as child processes of this one, each logging to `log_dir/<id>.log`."""
+    """Workers as child processes of this one, each logging to `log_dir/<id>.log`.
+
+    They import from this process's `sys.path`, so a trainer, model or loader
+    the topology names by `module:attr` resolves in them as it does here.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
     def start(worker_id: str, pool: str, device: str) -> tuple[WorkerProcess, str]:
         log_path = log_dir / f"{worker_id}.log"
@@ -56,6 +61,7 @@ def start_local(log_dir: Path) -> StartWorker:
                 stdin=subprocess.PIPE,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                env=env,
             )
         return process, str(log_path)
 
