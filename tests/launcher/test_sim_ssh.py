@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from launcher.backends.slurm import SlurmOptions
 from launcher.cli import main
 from launcher.hosts import parse_hosts
-from launcher.sim_workers import hosts_for_workers, remote_worker_command
+from launcher.sim_workers import hosts_for_workers, remote_worker_command, srun_worker_command
 from launcher.testing import SshLab
 from tests.sims.workers.test_determinism import events_without_wall_time
 from tests.sims.workers.topologies import FEDASYNC
@@ -75,3 +76,34 @@ def test_two_workers_on_two_ssh_hosts_write_the_events_of_one_inline(lab: SshLab
     assert events_without_wall_time(tmp_path / "remote") == events_without_wall_time(tmp_path / "inline")
     logs = sorted(p.name for p in (tmp_path / "remote" / "logs").iterdir())
     assert logs == ["worker-1.log", "worker-2.log"]
+
+
+def test_under_slurm_a_worker_is_an_srun_step_on_its_host() -> None:
+    host = parse_hosts(HOSTS).resolved()[1]
+
+    command = srun_worker_command(host, "4242", SlurmOptions(), "worker-3", "tcp://cn001:5555", "cpu")
+
+    assert command == [
+        "srun",
+        "--jobid=4242",
+        "--nodes=1",
+        "--ntasks=1",
+        "--nodelist=beta",
+        "--job-name=sim.worker-3",
+        "--kill-on-bad-exit=1",
+        "--export=ALL",
+        "--overlap",
+        "--chdir=/srv/fed actors",
+        "--",
+        "env",
+        "OMP_NUM_THREADS=1",
+        "/opt/venv/bin/python",
+        "-m",
+        "sims.workers.worker",
+        "--pool",
+        "tcp://cn001:5555",
+        "--worker-id",
+        "worker-3",
+        "--device",
+        "cpu",
+    ]
