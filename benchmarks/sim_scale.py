@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +59,8 @@ time = {{ kind = "lognormal", median_s = 5.0, sigma = 1.0 }}
 drop_probability = 0.2
 [stop]
 max_versions = {updates}
+[sim]
+workers = {workers}
 """
 
 
@@ -80,9 +83,10 @@ class NoOpTrainer:
         return Evaluation(0.0, 0.0, 1)
 
 
-def measure(clients: int, updates: int, noop: bool) -> dict[str, float]:
-    trainer = 'trainer = "__main__:NoOpTrainer"' if noop else ""
+def measure(clients: int, updates: int, noop: bool, workers: int = 1) -> dict[str, float]:
+    trainer = 'trainer = "benchmarks.sim_scale:NoOpTrainer"' if noop else ""
     text = SPEC.format(
+        workers=workers,
         clients=clients,
         updates=updates,
         concurrency=clients // 10,
@@ -110,13 +114,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100 clients, 200 updates")
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="training workers (default 1: logistic regression trains in ~1 ms, less than a round trip)",
+    )
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # NoOpTrainer, by import path
     clients, updates = (100, 200) if args.quick else (1000, 10_000)
     torch.set_num_threads(1)
     configure_logging("warning")
-    noop = measure(clients, updates, noop=True)
-    real = measure(clients, updates, noop=False)
-    print(f"FedAsync sim: {clients} clients, {updates} updates, log-normal compute, 20% dropouts")
+    noop = measure(clients, updates, noop=True, workers=args.workers)
+    real = measure(clients, updates, noop=False, workers=args.workers)
+    print(
+        f"FedAsync sim: {clients} clients, {updates} updates, log-normal compute, 20% dropouts, "
+        f"{args.workers} worker(s)"
+    )
     header = ("run", "wall s", "applied", "dropped", "sim time s", "ms/update", "accuracy")
     print(f"{header[0]:<24}" + "".join(f"{h:>11}" for h in header[1:]))
     for name, r in (("no-op training (base)", noop), ("torch training", real)):

@@ -62,6 +62,11 @@ def _add_run(commands: Any) -> None:
     )
     run.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
     run.add_argument(
+        "--workers",
+        type=_workers,
+        help="--mode sim: training worker processes (default: the file's [sim] workers, else one per core)",
+    )
+    run.add_argument(
         "--mode",
         choices=["local", "sim"],
         help="local: node processes over ZeroMQ; sim: one process on virtual time (default: the file's mode)",
@@ -225,8 +230,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from launcher.run import default_run_dir, run_local, run_sim
+    from launcher.errors import LauncherError
+    from launcher.run import EXIT_NODE_FAILED, default_run_dir, run_local, run_sim
+    from sims.devices import check_devices
+    from sims.errors import DeviceError
 
     if args.resume is not None:
         return _resume(args)
@@ -237,9 +251,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = _load_or_report(args.file, [*args.overrides, *mode])
     if spec is None:
         return EXIT_BAD_INPUT
+    if args.workers is not None:
+        spec = spec.model_copy(update={"sim": spec.sim.model_copy(update={"workers": args.workers})})
     run_dir = args.out or default_run_dir(spec)
+    try:
+        check_devices(spec)
+    except DeviceError as exc:  # before any process starts
+        print(f"fedactors: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if spec.mode == "sim":
-        result = run_sim(spec, args.file, run_dir)
+        try:
+            result = run_sim(spec, args.file, run_dir)
+        except (SimError, LauncherError) as exc:  # a worker that did not start or died, a bad hosts file
+            print(f"fedactors: {exc}", file=sys.stderr)
+            return EXIT_NODE_FAILED
     else:
         result = asyncio.run(run_local(spec, args.file, run_dir))
     return _report(spec.name, result)

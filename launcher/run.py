@@ -40,10 +40,13 @@ from launcher.lifecycle import (
 from launcher.node_main import LAUNCHER_NODE
 from launcher.processes import NodeProcess
 from launcher.rendezvous import COORDINATOR, Coordinator, advertised
+from launcher.sim_workers import remote_pool
 from sims.build import build_graph
 from sims.recorder import RECORDER, Recorder
 from sims.results import write_results
 from sims.simulate import simulate
+from sims.workers.pool import WorkerPool
+from sims.workers.start import worker_count
 from topologies.placement import NodePlan, plan_processes
 from topologies.spec import RunSpec
 
@@ -94,6 +97,9 @@ def with_checkpoint_directory(spec: RunSpec, run_dir: Path) -> RunSpec:
     return spec.model_copy(update={"checkpoint": checkpoint})
 
 
+PROGRESS_EVERY_S = 0.5  # refresh the bar's rates at most this often: formatting costs every update
+
+
 class _Progress:
     """The progress bar and the run's end conditions, fed by the recorder."""
 
@@ -102,12 +108,34 @@ class _Progress:
         self.bar = tqdm(total=total, desc=spec.name, unit="version", disable=None, dynamic_ncols=True)
         self.done = asyncio.Event()
         self.reason = ""
+        self.postfix: dict[str, str] = {}
+        self.pool: WorkerPool | None = None
+        self._started_at = self._shown_at = time.monotonic()
 
     def on_record(self, record: Record) -> None:
         if record["event"] == "model_updated":
             self.bar.update(record["version"] - self.bar.n)
+            self._rates(record)
         elif record["event"] == "evaluated":
-            self.bar.set_postfix(accuracy=f"{record['accuracy']:.3f}", refresh=False)
+            self.postfix["accuracy"] = f"{record['accuracy']:.3f}"
+            self.bar.set_postfix(self.postfix, refresh=False)
+
+    def watch_pool(self, pool: WorkerPool) -> None:
+        """Show the simulation's training workers' utilisation too."""
+        self.pool = pool
+
+    def _rates(self, record: Record) -> None:
+        """Simulated time, updates per wall second and worker use, at most twice a second."""
+        now = time.monotonic()
+        if now - self._shown_at < PROGRESS_EVERY_S:
+            return
+        elapsed = now - self._started_at
+        self._shown_at = now
+        self.postfix["sim"] = f"{record['vt']:.0f}s"
+        self.postfix["upd/s"] = f"{self.bar.n / elapsed:.1f}" if elapsed > 0 else "-"
+        if self.pool is not None:
+            self.postfix["workers"] = f"{self.pool.count}@{self.pool.statistics().utilisation:.0%}"
+        self.bar.set_postfix(self.postfix, refresh=False)
 
     def on_done(self, done: Done) -> None:
         self.reason = done.reason
@@ -121,9 +149,14 @@ def run_sim(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
     """Run the topology in this process on virtual time (`--mode sim`)."""
     prepare_run_dir(spec, source, run_dir)
     progress = _Progress(spec)
+    pool = remote_pool(spec, worker_count(spec), run_dir)  # [sim] hosts: workers over SSH
     try:
-        reason = simulate(spec, run_dir, progress)
+        if pool is not None:
+            pool.start()
+        reason = simulate(spec, run_dir, progress, pool)
     finally:
+        if pool is not None:
+            pool.close()
         progress.bar.close()
     summary = write_results(run_dir, spec.name, spec.stop.target_accuracy)
     exit_code = {"interrupted": EXIT_INTERRUPTED, "stalled": EXIT_NODE_FAILED}.get(reason, EXIT_OK)

@@ -12,6 +12,7 @@ import asyncio
 import csv
 import itertools
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from typing import Any
 from launcher.preflight import check_run
 from sims.plots import plot_runs
 from sims.results import read_events
+from sims.workers.start import WORKERS_ENV, usable_cores
+from topologies.load import load_topology
 
 COLUMNS = (
     "finish_reason",
@@ -102,13 +105,16 @@ def _short(assignment: str) -> str:
 async def run_grid(file: Path, points: list[Point], jobs: int, mode: str | None) -> list[int]:
     """Run every point, at most `jobs` at once; return their exit codes."""
     slots = asyncio.Semaphore(jobs)
+    # Runs at once share the cores: a simulation's default is a training worker per core.
+    share = str(max(1, usable_cores() // max(1, min(jobs, len(points)))))
+    env = {**os.environ, WORKERS_ENV: os.environ.get(WORKERS_ENV, share)}
 
     async def one(point: Point) -> int:
         args = [sys.executable, "-m", "launcher.cli", "run", str(file), "--out", str(point.run_dir)]
         args += [f"--set={o}" for o in point.overrides] + ([f"--mode={mode}"] if mode else [])
         async with slots:
             proc = await asyncio.create_subprocess_exec(
-                *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+                *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env
             )
             _, err = await proc.communicate()
             if proc.returncode not in (0, 130):

@@ -33,6 +33,7 @@ from actors.server.fedasync import FedAsyncConfig
 from sims.behaviour import SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
+from sims.workers.trainer import Submit, WorkerTrainer
 from topologies.builders import BUILDERS
 from topologies.graph import Graph, GraphNode
 from topologies.imports import resolve_import
@@ -57,14 +58,24 @@ class NodeBuilder:
         recorder: actor the server tells `Done` (None in tests).
         heartbeats: heartbeat every parent–child link (real runs; None: never,
             as in a simulation, whose clients fail by the behaviour models).
+        device: where clients train (None: the file's `[client] device`).
+        submit: hand clients' training to a simulation's workers (None: train in this process).
     """
 
     def __init__(
-        self, spec: RunSpec, recorder: str | None = None, heartbeats: Heartbeats | None = None
+        self,
+        spec: RunSpec,
+        recorder: str | None = None,
+        heartbeats: Heartbeats | None = None,
+        *,
+        device: str | None = None,
+        submit: Submit | None = None,
     ) -> None:
         self.spec = spec
         self.recorder = recorder
         self.heartbeats = heartbeats
+        self.device = device or spec.client.device
+        self.submit = submit
         self.graph = build_graph(spec)
         learners = [n.id for n in self.graph.learners()]
         self.data: FederatedData = build_federated_data(
@@ -220,7 +231,7 @@ class NodeBuilder:
     def _monitor(self) -> Actor:
         config = self.spec.peer
         assert config is not None, "the monitor watches gossip peers"
-        evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
+        evaluator = self._evaluator()
         poll = config.eval_every_s if isinstance(config, PairwiseConfig) else None
         peers = [n.id for n in self.graph.of_role("peer")]
         return GossipMonitor(peers, evaluator.evaluate, self.spec.stop, self.recorder, poll)
@@ -228,7 +239,7 @@ class NodeBuilder:
     def _server(self, node_id: str) -> Actor:
         config = self.spec.server
         assert config is not None, "RunSpec requires [server] when the graph has a server"
-        evaluator = TorchTrainer(self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0)
+        evaluator = self._evaluator()
         deps = ServerDeps(
             evaluator=evaluator.evaluate,
             stop=self.spec.stop,
@@ -244,13 +255,26 @@ class NodeBuilder:
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
 
     def _client_trainer(self, index: int) -> Trainer:
+        trainer = self.client_trainer(index)
+        if self.submit is None:
+            return trainer
+        return WorkerTrainer(trainer, index, self.submit)
+
+    def client_trainer(self, index: int) -> Trainer:
+        """The in-process trainer of learner `index` (what a worker trains it with)."""
         shard = self.data.clients[index]
-        config = TrainConfig.model_validate(self.spec.client.model_dump(exclude={"trainer"}))
+        config = TrainConfig.model_validate(self.spec.client.model_dump(exclude={"trainer", "device"}))
         seed = derived_seed(self.spec.seed, 1, index)
         if self.spec.client.trainer is not None:
             factory = resolve_import(self.spec.client.trainer)
             return factory(self._shared(), shard.x, shard.y, config, seed)  # type: ignore[no-any-return]
-        return TorchTrainer(self._shared(), shard.x, shard.y, config, seed)
+        return TorchTrainer(self._shared(), shard.x, shard.y, config, seed, self.device)
+
+    def _evaluator(self) -> TorchTrainer:
+        # On the clients' device: the server trains nothing, and a GPU evaluates fastest.
+        return TorchTrainer(
+            self._model(), self.data.test_x, self.data.test_y, TrainConfig(), 0, self.spec.client.device
+        )
 
     def _shared(self) -> nn.Module:
         # Clients of one process train one at a time (one compute thread), so

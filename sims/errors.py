@@ -33,3 +33,33 @@ class ModelError(SimError):
         self.model = model
         self.reason = reason
         super().__init__(f"model {model!r}: {reason}")
+
+
+class WorkerError(SimError):
+    """A training worker of a parallel simulation failed to start, died, or broke a task.
+
+    Attributes:
+        worker: the worker's id ("worker-1") and where it ran.
+        reason: what happened, and how to fix it where that is known.
+    """
+
+    def __init__(self, worker: str, reason: str) -> None:
+        self.worker = worker
+        self.reason = reason
+        super().__init__(f"simulation worker {worker}: {reason}")
+
+
+class DeviceError(SimError):
+    """A device the topology asks for is not present on this machine.
+
+    Attributes:
+        field: the topology field that names it (`client.device`, `sim.devices`).
+        device: the device asked for.
+        reason: what is missing.
+    """
+
+    def __init__(self, field: str, device: str, reason: str) -> None:
+        self.field = field
+        self.device = device
+        self.reason = reason
+        super().__init__(f"{field} = {device!r}: {reason}")

@@ -20,6 +20,8 @@ from actors.protocol import Done
 from sims.build import NodeBuilder
 from sims.recorder import RECORDER, Recorder
 from sims.virtual_time import VirtualTimeLoop, run_virtual
+from sims.workers.pool import WorkerPool
+from sims.workers.start import start_local, worker_count
 from topologies.spec import RunSpec
 
 SIM_NODE = "sim"
@@ -28,21 +30,55 @@ SIM_NODE = "sim"
 SIM_MAILBOX_CAPACITY = 100_000
 
 
-def simulate(spec: RunSpec, run_dir: Path, progress: object | None = None) -> str:
+def simulate(
+    spec: RunSpec, run_dir: Path, progress: object | None = None, pool: WorkerPool | None = None
+) -> str:
     """Run the topology on virtual time; return why it ended.
 
     Writes `run_dir/events.jsonl` (the caller writes the summary and plots).
-    Training runs inline on one torch thread: the models FL simulations train
-    are small, and a second intra-op thread costs more than it gains (8x per
-    step on a loaded 2-core machine).
+    Training runs on one torch thread per process: the models FL simulations
+    train are small, and a second intra-op thread costs more than it gains (8x
+    per step on a loaded 2-core machine). With one worker (`[sim] workers`) it
+    runs inline; with more, on local worker processes started for the run,
+    or on `pool`'s (started by the caller, who closes it), and the events and
+    weights are the same.
+
+    Raises:
+        WorkerError: a worker did not start, or died during the run.
     """
     torch.set_num_threads(1)
-    return run_virtual(_simulate(spec, run_dir, progress))  # type: ignore[no-any-return]
+    if pool is not None:
+        return _on_pool(spec, run_dir, progress, pool)
+    count = worker_count(spec)
+    if count == 1:
+        return run_virtual(_simulate(spec, run_dir, progress, None))  # type: ignore[no-any-return]
+    own = WorkerPool(count, start_local(run_dir / "logs"), spec.sim.devices or [spec.client.device])
+    try:
+        own.start()
+        return _on_pool(spec, run_dir, progress, own)
+    finally:
+        own.close()
 
 
-async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None) -> str:
+def _on_pool(spec: RunSpec, run_dir: Path, progress: object | None, pool: WorkerPool) -> str:
+    pool.prepare(spec)
+    watch = getattr(progress, "watch_pool", None)
+    if watch is not None:
+        watch(pool)
+    try:
+        return run_virtual(_simulate(spec, run_dir, progress, pool))  # type: ignore[no-any-return]
+    except BaseException:
+        if pool.failure is not None:
+            raise pool.failure from None
+        raise
+
+
+async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool: WorkerPool | None) -> str:
     outcome: dict[str, str] = {}
     ended = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if pool is not None:
+        pool.on_failure = lambda _: loop.call_soon_threadsafe(ended.set)
 
     def on_done(done: Done) -> None:
         outcome.setdefault("reason", done.reason)
@@ -50,7 +86,7 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None) -> st
 
     on_record = getattr(progress, "on_record", None)
     recorder = Recorder(run_dir / "events.jsonl", on_record, on_done)
-    builder = NodeBuilder(spec, recorder=RECORDER)
+    builder = NodeBuilder(spec, recorder=RECORDER, submit=None if pool is None else pool.submit)
     node = Node(
         SIM_NODE,
         clock=LoopClock(),
@@ -61,7 +97,6 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None) -> st
     node.spawn(recorder, RECORDER)
     for name, actor in builder.build(builder.actor_ids()):
         node.spawn(actor, name)
-    loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: (outcome.setdefault("reason", "interrupted"), ended.set()))
@@ -72,6 +107,8 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None) -> st
         stall.cancel()
         node.stop()
     recorder.close()
+    if pool is not None and pool.failure is not None:
+        raise pool.failure
     return outcome["reason"]
 
 

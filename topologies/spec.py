@@ -42,6 +42,7 @@ from topologies.specs.behaviour import BehaviourSpec
 from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec, check_callable
 from topologies.specs.model import ModelSpec
 from topologies.specs.security import SecuritySpec
+from topologies.specs.sim import Device, SimSpec
 
 ServerSpec = Annotated[
     FedAvgConfig | FedAsyncConfig | FedBuffConfig | CustomServerConfig, Field(discriminator="algorithm")
@@ -60,9 +61,11 @@ class ClientSpec(TrainConfig):
     Attributes:
         trainer: `module:attr` of a factory `(model, x, y, config, seed) -> Trainer`
             replacing the built-in torch trainer.
+        device: where clients train: "cpu", "cuda" or "cuda:N".
     """
 
     trainer: CallablePath | None = None
+    device: Device = "cpu"
 
     @field_validator("trainer")
     @classmethod
@@ -128,6 +131,7 @@ class RunSpec(_Spec):
     security: SecuritySpec = Field(default_factory=SecuritySpec)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    sim: SimSpec = Field(default_factory=SimSpec)
 
     @field_validator("import_paths")
     @classmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import torch
+
 from actors.actor import Actor
 from actors.clock import LoopClock
 from actors.liveness import Heartbeats
@@ -14,6 +16,7 @@ from sims.build import NodeBuilder
 from sims.recorder import RECORDER, Recorder
 from sims.results import read_events
 from sims.virtual_time import VirtualTimeLoop, run_virtual
+from sims.workers.pool import WorkerPool
 from topologies.load import parse_topology
 from topologies.spec import RunSpec
 
@@ -24,21 +27,30 @@ def run_and_keep(
     *,
     heartbeats: Heartbeats | None = None,
     kills: dict[float, list[str]] | None = None,
+    pool: WorkerPool | None = None,
 ) -> tuple[dict[str, Actor], list[dict[str, object]]]:
     """Simulate the topology in `text`; return its actors (as they ended) and its events.
 
     Args:
         heartbeats: heartbeat every parent–child link, as a real run does.
         kills: virtual time -> actors stopped then (they die: no goodbye, no more messages).
+        pool: train on these workers (None: inline).
     """
     spec = parse_topology(text)
     out.mkdir(parents=True, exist_ok=True)
-    actors: dict[str, Actor] = run_virtual(_run(spec, out, heartbeats, kills or {}))
+    torch.set_num_threads(1)  # as `simulate` and its workers: the same reduction order, the same bits
+    if pool is not None:
+        pool.prepare(spec)
+    actors: dict[str, Actor] = run_virtual(_run(spec, out, heartbeats, kills or {}, pool))
     return actors, read_events(out / "events.jsonl")
 
 
 async def _run(
-    spec: RunSpec, out: Path, heartbeats: Heartbeats | None, kills: dict[float, list[str]]
+    spec: RunSpec,
+    out: Path,
+    heartbeats: Heartbeats | None,
+    kills: dict[float, list[str]],
+    pool: WorkerPool | None,
 ) -> dict[str, Actor]:
     ended = asyncio.Event()
 
@@ -46,7 +58,8 @@ async def _run(
         ended.set()
 
     recorder = Recorder(out / "events.jsonl", None, on_done)
-    builder = NodeBuilder(spec, recorder=RECORDER, heartbeats=heartbeats)
+    submit = None if pool is None else pool.submit
+    builder = NodeBuilder(spec, recorder=RECORDER, heartbeats=heartbeats, submit=submit)
     node = Node("sim", clock=LoopClock(), config=NodeConfig(mailbox_capacity=10_000), sink=recorder)
     node.spawn(recorder, RECORDER)
     actors = dict(builder.build(builder.actor_ids()))

@@ -1,0 +1,1 @@
+"""Training workers of a parallel simulation (see `sims.workers.pool`)."""
