@@ -38,6 +38,7 @@ class Inbound:
     heard: dict[str, float]
     clock: Clock
     _slots: dict[str, _Slot]
+    _stop_requested: asyncio.Event | None
     _routes: dict[str, str]
 
     def _resolve(self, reply: Envelope) -> None:
@@ -66,17 +67,21 @@ class Inbound:
             return
         slot = self._slots.get(envelope.receiver)
         if slot is None:
-            self._count_drop(
-                self.log,
-                "no such actor here",
-                kind=envelope.body.kind,
-                receiver=envelope.receiver,
-                origin=envelope.origin,
-            )
+            self._drop_unknown_receiver(envelope)
             if envelope.corr_id:
                 await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
             return
         await self._admit(slot, envelope)
+
+    def _drop_unknown_receiver(self, envelope: Envelope) -> None:
+        fields = {"kind": envelope.body.kind, "receiver": envelope.receiver, "origin": envelope.origin}
+        if self._stop_requested is not None and self._stop_requested.is_set():
+            # The node is stopping and its actors are gone: a late message (a server's
+            # `Leave` racing the launcher's stop) is the normal end of a run, not news.
+            self.dropped["node stopping"] += 1
+            self.log.debug("message_dropped", reason="node stopping", **fields)
+            return
+        self._count_drop(self.log, "no such actor here", **fields)
 
     def _only_a_heartbeat(self, envelope: Envelope) -> bool:
         """Note that the sender lives (any message is a sign of life); whether the

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actors.logs import configure_logging
+from actors.logs import configure_logging, tracebacks_logged
 from actors.node import run_process
 from sims.errors import SimError
 from topologies.errors import TopologyError
@@ -20,13 +20,18 @@ if TYPE_CHECKING:
     from launcher.run import RunResult
 
 EXIT_BAD_INPUT = 2
+EXIT_TRACEBACK = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fedactors` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
-    return int(args.func(args))
+    code = int(args.func(args))
+    if code == 0 and tracebacks_logged():
+        print(f"fedactors: {tracebacks_logged()} traceback(s) logged above: exit code 1", file=sys.stderr)
+        return EXIT_TRACEBACK
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
+from actors.errors import ActorNotFoundError
 from actors.protocol import Gossip, Leave, PeerReport, Snapshot
 from actors.statedict import StateDict, weighted_mean
 
@@ -112,13 +113,21 @@ class DpsgdPeer(Actor):
         self._inbox[step][self.name] = model
         for neighbour in sorted(self.mixing):
             if neighbour != self.name:
-                await self.send(neighbour, Gossip(step, model))
+                await self._gossip(neighbour, Gossip(step, model))
         self._complete = asyncio.Event()
         if len(self._inbox[step]) < len(self.mixing):
             await self._complete.wait()
         models = self._inbox.pop(step)
         order = sorted(models)
         return weighted_mean([models[p] for p in order], [self.mixing[p] for p in order])
+
+    async def _gossip(self, neighbour: str, msg: Gossip) -> None:
+        try:
+            await self.send(neighbour, msg)
+        except ActorNotFoundError:
+            # A neighbour that already left: the run is ending (the monitor tells
+            # every peer to leave, one after the other); this peer's `Leave` follows.
+            self.log.debug("gossip_not_sent", peer=neighbour, step=msg.round)
 
     async def _local_work(self, number: int) -> StateDict:
         started = self.clock.now()
