@@ -74,7 +74,15 @@ def _add_run(commands: Any) -> None:
 
 def _add_plot(commands: Any) -> None:
     plot = commands.add_parser("plot", help="overlay the curves of several run directories in one figure")
-    plot.add_argument("runs", type=Path, nargs="+", help="run directories")
+    plot.add_argument("runs", type=Path, nargs="*", help="run directories (labelled by their names)")
+    plot.add_argument(
+        "--label",
+        dest="labelled",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="a run, labelled NAME",
+    )
     plot.add_argument("--out", type=Path, default=Path("comparison.png"), help="the PNG to write")
     plot.set_defaults(func=_cmd_plot)
 
@@ -178,14 +186,11 @@ def _load_or_report(path: Path, overrides: Sequence[str] = ()):  # type: ignore[
 def _cmd_plot(args: argparse.Namespace) -> int:
     from sims.plots import plot_run_dirs
 
-    missing = [d for d in args.runs if not (d / "events.jsonl").exists()]
-    if missing:
-        print(
-            f"fedactors: not run directories (no events.jsonl): {', '.join(map(str, missing))}",
-            file=sys.stderr,
-        )
+    try:
+        plot_run_dirs(args.runs, args.out, args.labelled)
+    except SimError as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    plot_run_dirs(args.runs, args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
+from actors.codec import tree_nbytes
 from actors.errors import ActorNotFoundError
 from actors.protocol import Gossip, Leave, PeerReport, Snapshot
 from actors.statedict import StateDict, weighted_mean
@@ -99,12 +100,14 @@ class DpsgdPeer(Actor):
 
     async def _round(self, number: int) -> None:
         model = await self._local_work(number)
+        sent = 0
         for _ in range(self.config.gossip_steps):
+            sent += tree_nbytes(model) * (len(self.mixing) - 1)
             model = await self._average(self.exchanges + 1, model)
             self.exchanges += 1
         self.params = model
         self.round = number
-        self.metrics.record("gossip_round", round=number, neighbours=len(self.mixing) - 1)
+        self.metrics.record("gossip_round", round=number, neighbours=len(self.mixing) - 1, bytes=sent)
         if number % self.config.report_every == 0:
             await self._report()
 
