@@ -119,6 +119,24 @@ class BackgroundWriter:
                 self._queue.task_done()
 
 
+_tracebacks = 0
+
+
+def _count_tracebacks(
+    logger: object, method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    global _tracebacks
+    if event_dict.get("exc_info"):
+        _tracebacks += 1
+    return event_dict
+
+
+def tracebacks_logged() -> int:
+    """How many log lines of this process carried a traceback: the command's exit
+    code is then non-zero, whatever the run's outcome (`fedactors` main)."""
+    return _tracebacks
+
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -140,6 +158,7 @@ def configure_logging(
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _count_tracebacks,
             structlog.processors.format_exc_info,
             cap_strings,
             renderer,

@@ -63,3 +63,15 @@ class Metrics:
         }
         record.update(fields)
         self._sink.emit(record)
+
+    async def settle(self) -> bool:
+        """Wait until every record emitted so far is in the run's event log.
+
+        A sink that ships records elsewhere (the node's `Reporter`) has a
+        `settle` coroutine; one that keeps them at once has nothing to wait for.
+
+        Returns:
+            Whether they are (False: the sink could not confirm it).
+        """
+        settle = getattr(self._sink, "settle", None)
+        return True if settle is None else bool(await settle())

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actors.logs import configure_logging
+from actors.logs import configure_logging, tracebacks_logged
 from actors.node import run_process
 from sims.errors import SimError
 from topologies.errors import TopologyError
@@ -20,13 +20,18 @@ if TYPE_CHECKING:
     from launcher.run import RunResult
 
 EXIT_BAD_INPUT = 2
+EXIT_TRACEBACK = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fedactors` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
-    return int(args.func(args))
+    code = int(args.func(args))
+    if code == 0 and tracebacks_logged():
+        print(f"fedactors: {tracebacks_logged()} traceback(s) logged above: exit code 1", file=sys.stderr)
+        return EXIT_TRACEBACK
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +89,15 @@ def _add_run(commands: Any) -> None:
 
 def _add_plot(commands: Any) -> None:
     plot = commands.add_parser("plot", help="overlay the curves of several run directories in one figure")
-    plot.add_argument("runs", type=Path, nargs="+", help="run directories")
+    plot.add_argument("runs", type=Path, nargs="*", help="run directories (labelled by their names)")
+    plot.add_argument(
+        "--label",
+        dest="labelled",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="a run, labelled NAME",
+    )
     plot.add_argument("--out", type=Path, default=Path("comparison.png"), help="the PNG to write")
     plot.set_defaults(func=_cmd_plot)
 
@@ -188,14 +201,11 @@ def _load_or_report(path: Path, overrides: Sequence[str] = ()):  # type: ignore[
 def _cmd_plot(args: argparse.Namespace) -> int:
     from sims.plots import plot_run_dirs
 
-    missing = [d for d in args.runs if not (d / "events.jsonl").exists()]
-    if missing:
-        print(
-            f"fedactors: not run directories (no events.jsonl): {', '.join(map(str, missing))}",
-            file=sys.stderr,
-        )
+    try:
+        plot_run_dirs(args.runs, args.out, args.labelled)
+    except SimError as exc:
+        print(f"fedactors: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    plot_run_dirs(args.runs, args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -8,7 +8,14 @@ The run directory's own resolved topology (`topology.json`) is read, marked
 on this machine, each server and scheduler restores its state from
 `checkpoints/<actor>.ckpt` before it starts (one with no file starts afresh,
 with a warning), and the event log and node logs are appended to. The summary
-is computed again over the whole log. Everything is checked before any
+is computed again over the whole log.
+
+Before that, the event log is cut back to the checkpoints: each checkpointed
+actor's events after its `checkpoint_started` for the version it resumes from
+are moved to `events.discarded.jsonl`. They describe work the crash undid
+(versions past the checkpoint), which the resumed actor makes again; kept,
+they would count twice. Every event before the marker is in the log before
+the checkpoint is written (`actors.server.checkpoint`), so nothing is lost. Everything is checked before any
 process starts: a directory that is not a run, has no checkpoint, holds a
 corrupt one, or finished already is refused; and every checkpointed server and
 scheduler is built and restored once here, as its node would, so a state that
@@ -19,7 +26,10 @@ field, with exit 2, instead of failing inside a node process.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -40,12 +50,13 @@ def prepare_resume(run_dir: Path) -> RunSpec:
     """
     spec = _resolved_topology(run_dir)
     paths = _checkpoints(run_dir, spec)
-    for path in paths:
-        read_checkpoint(path)  # a corrupt file is refused now, not by a node process later
+    # A corrupt file is refused now, not by a node process later.
+    versions = {path.stem: int(read_checkpoint(path)["version"]) for path in paths}
     _check_unfinished(run_dir, spec)
     checkpoint = spec.checkpoint.model_copy(update={"resume": True})
     resumed = spec.model_copy(update={"checkpoint": checkpoint})
-    _check_states(resumed, run_dir, paths)
+    _check_states(resumed, run_dir, paths)  # before the log is touched: a refusal changes nothing
+    cut_back_to_checkpoints(run_dir / "events.jsonl", versions)
     (run_dir / "topology.json").write_text(resumed.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return resumed
 
@@ -104,3 +115,40 @@ def _check_states(spec: RunSpec, run_dir: Path, paths: list[Path]) -> None:
     if strangers:
         raise ResumeError(str(run_dir), f"its checkpoints {strangers} belong to no server or scheduler")
     builder.build([p.stem for p in paths])
+
+
+def cut_back_to_checkpoints(events: Path, versions: dict[str, int]) -> int:
+    """Move each actor's events after its checkpoint (`versions`: actor -> the version
+    its checkpoint holds) to `events.discarded.jsonl`; return how many moved.
+
+    An actor whose marker is not in the log (a log from before markers) keeps every event.
+    """
+    if not events.is_file():
+        return 0
+    records = read_events(events)
+    cut = {actor: _marker(records, actor, version) for actor, version in versions.items()}
+    kept, discarded = [], []
+    for index, record in enumerate(records):
+        marker = cut.get(record["actor"])
+        (discarded if marker is not None and index > marker else kept).append(record)
+    if discarded:
+        with (events.parent / "events.discarded.jsonl").open("a", encoding="utf-8") as out:
+            out.writelines(_line(r) for r in discarded)
+    temp = events.with_name(events.name + ".tmp")
+    with temp.open("w", encoding="utf-8") as out:
+        out.writelines(_line(r) for r in kept)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, events)
+    return len(discarded)
+
+
+def _marker(records: list[dict[str, Any]], actor: str, version: int) -> int | None:
+    """The index of `actor`'s last `checkpoint_started` at `version` (None: there is none)."""
+    wanted = (actor, "checkpoint_started", version)
+    markers = [i for i, r in enumerate(records) if (r["actor"], r["event"], r.get("version")) == wanted]
+    return markers[-1] if markers else None
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), default=str) + "\n"

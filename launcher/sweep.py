@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from launcher.preflight import check_run
-from sims.plots import plot_runs
-from sims.results import read_events
+from sims.plots import Run, plot_runs
+from sims.results import read_events, run_clock
 from sims.workers.start import WORKERS_ENV, usable_cores
+from topologies.load import load_topology
 
 COLUMNS = (
     "finish_reason",
@@ -166,7 +167,6 @@ def sweep(file: Path, sets: list[str], out_dir: Path, jobs: int, mode: str | Non
     codes = asyncio.run(run_grid(file, points, jobs, mode))
     done = [p for p in points if (p.run_dir / "summary.json").exists()]
     markdown = write_table([row(p) for p in done], out_dir)
-    plot_runs(
-        [(p.label, read_events(p.run_dir / "events.jsonl")) for p in done], out_dir / "sweep.png", file.stem
-    )
+    runs = [Run(p.label, read_events(p.run_dir / "events.jsonl"), run_clock(p.run_dir)) for p in done]
+    plot_runs(runs, out_dir / "sweep.png", file.stem)
     return markdown, max(codes, default=0)

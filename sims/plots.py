@@ -1,69 +1,140 @@
-"""Compare runs in one figure: `fedactors plot RUN_DIR...` and the sweep figure.
+"""Compare runs in one figure: `fedactors plot [RUN_DIR...] [--label NAME=DIR...]` and the sweep figure.
 
-Accuracy and loss against simulated (clock) time, against applied updates and
-against bytes uploaded; the staleness histogram; and participation (applied
-updates per client, sorted).
+Accuracy and loss against the runs' clock time (simulated for simulations,
+wall for real runs: the axis says which, or both when they are mixed),
+against applied updates (gossip runs: against rounds, as they apply none) and
+against bytes sent (updates up, or models between gossip peers); the
+staleness histogram; and participation (applied updates per client, sorted).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from sims.results import read_events
+from sims.errors import SimError
+from sims.results import (
+    CLOCK_LABELS,
+    GOSSIP_BYTES_EVENTS,
+    Clock,
+    clock_times,
+    pyplot,
+    read_events,
+    run_clock,
+    version_label,
+)
 
 Records = list[dict[str, Any]]
 
 
-def _curves(records: Records) -> dict[str, list[float]]:
-    """Per evaluation: clock time, updates applied so far, bytes so far, accuracy, loss."""
+class PlotInputError(SimError):
+    """A run to plot was named wrongly (not a run directory, or a `--label` without `=`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run to draw: its legend label, its events and the clock its times are on."""
+
+    label: str
+    records: Records
+    clock: Clock = "wall"
+
+    @property
+    def is_gossip(self) -> bool:
+        return any(r["event"] == "consensus" for r in self.records)
+
+
+def load_runs(run_dirs: list[Path], labelled: Sequence[str] = ()) -> list[Run]:
+    """The runs in `run_dirs` (labelled by their names) and in `labelled` (`NAME=DIR`), in that order.
+
+    Raises:
+        PlotInputError: a `--label` is not NAME=DIR, or a directory has no `events.jsonl`.
+    """
+    named = [(d.name, d) for d in run_dirs]
+    for item in labelled:
+        name, sep, directory = item.partition("=")
+        if not sep or not name or not directory:
+            raise PlotInputError(f"--label must be NAME=DIR, got {item!r}")
+        named.append((name, Path(directory)))
+    if not named:
+        raise PlotInputError("name at least one run directory (RUN_DIR or --label NAME=DIR)")
+    missing = [str(d) for _, d in named if not (d / "events.jsonl").exists()]
+    if missing:
+        raise PlotInputError(f"not run directories (no events.jsonl): {', '.join(missing)}")
+    return [Run(name, read_events(d / "events.jsonl"), run_clock(d)) for name, d in named]
+
+
+def curves(run: Run) -> dict[str, list[float]]:
+    """Per evaluation: clock time, progress (updates applied so far; a gossip run's
+    round), bytes sent so far, accuracy and loss."""
     applied, sent = 0, 0
-    out: dict[str, list[float]] = {k: [] for k in ("vt", "updates", "bytes", "accuracy", "loss")}
-    for r in records:
+    out: dict[str, list[float]] = {k: [] for k in ("progress", "bytes", "accuracy", "loss")}
+    evals = []
+    for r in run.records:
         if r["event"] == "update_applied":
             applied += 1
             sent += r.get("bytes", 0)
+        elif r["event"] in GOSSIP_BYTES_EVENTS:
+            sent += r.get("bytes", 0)
         elif r["event"] == "evaluated":
+            evals.append(r)
+            progress = r["version"] if run.is_gossip else applied
             for key, value in (
-                ("vt", r["vt"]),
-                ("updates", applied),
+                ("progress", progress),
                 ("bytes", sent),
                 ("accuracy", r["accuracy"]),
                 ("loss", r["loss"]),
             ):
                 out[key].append(value)
+    out["time"] = clock_times(run.records, evals, run.clock)
     return out
 
 
-def plot_runs(runs: list[tuple[str, Records]], path: Path, title: str = "") -> None:
-    """Overlay `(label, records)` runs and save a PNG at `path`.
+def time_label(runs: list[Run]) -> str:
+    """The clock axis's label: the runs' clock, or both when sims and real runs are mixed."""
+    clocks = {run.clock for run in runs}
+    if len(clocks) == 1:
+        return CLOCK_LABELS[clocks.pop()]
+    return "time (s): simulated for simulations, wall for real runs"
 
-    Rows: accuracy, then loss, each against simulated time, applied updates and
-    MB uploaded; last row: staleness histogram and participation per client.
+
+def progress_label(runs: list[Run]) -> str:
+    """The progress axis's label: applied updates, gossip rounds, or both."""
+    gossip = [run for run in runs if run.is_gossip]
+    if not gossip:
+        return "updates applied"
+    rounds = version_label(gossip[0].records)
+    return rounds if len(gossip) == len(runs) else f"updates applied ({rounds} for gossip runs)"
+
+
+def plot_runs(runs: list[Run], path: Path, title: str = "") -> None:
+    """Overlay `runs` and save a PNG at `path`.
+
+    Rows: accuracy, then loss, each against clock time, progress and MB sent;
+    last row: staleness histogram and participation per client.
     """
+    plt = pyplot()
     fig, axes = plt.subplots(3, 3, figsize=(15, 11))
     xs = (
-        ("vt", "simulated time (s)", 1.0),
-        ("updates", "updates applied", 1.0),
-        ("bytes", "MB uploaded", 1e-6),
+        ("time", time_label(runs), 1.0),
+        ("progress", progress_label(runs), 1.0),
+        ("bytes", "MB sent", 1e-6),
     )
-    for label, records in runs:
-        c = _curves(records)
+    for run in runs:
+        c = curves(run)
         for row, metric in enumerate(("accuracy", "loss")):
             for col, (key, _, factor) in enumerate(xs):
-                axes[row, col].plot([v * factor for v in c[key]], c[metric], label=label)
-        staleness = [r["staleness"] for r in records if r["event"] == "update_applied"]
+                axes[row, col].plot([v * factor for v in c[key]], c[metric], label=run.label)
+        applied = [r for r in run.records if r["event"] == "update_applied"]
+        staleness = [r["staleness"] for r in applied]
         if staleness:
-            axes[2, 0].hist(staleness, bins=range(max(staleness) + 2), histtype="step", label=label)
-        counts = sorted(Counter(r["client"] for r in records if r["event"] == "update_applied").values())
-        axes[2, 1].plot(list(accumulate(1 for _ in counts)), counts, label=label)
+            axes[2, 0].hist(staleness, bins=range(max(staleness) + 2), histtype="step", label=run.label)
+        counts = sorted(Counter(r["client"] for r in applied).values())
+        axes[2, 1].plot(list(accumulate(1 for _ in counts)), counts, label=run.label)
     for row, metric in enumerate(("test accuracy", "test loss")):
         for col, (_, xlabel, _) in enumerate(xs):
             axes[row, col].set(xlabel=xlabel, ylabel=metric)
@@ -79,6 +150,10 @@ def plot_runs(runs: list[tuple[str, Records]], path: Path, title: str = "") -> N
     plt.close(fig)
 
 
-def plot_run_dirs(run_dirs: list[Path], path: Path) -> None:
-    """`plot_runs` over run directories, labelled by their names."""
-    plot_runs([(d.name, read_events(d / "events.jsonl")) for d in run_dirs], path, "run comparison")
+def plot_run_dirs(run_dirs: list[Path], path: Path, labelled: Sequence[str] = ()) -> None:
+    """`plot_runs` over run directories (see `load_runs`).
+
+    Raises:
+        PlotInputError: as for `load_runs`.
+    """
+    plot_runs(load_runs(run_dirs, labelled), path, "run comparison")

@@ -1,7 +1,10 @@
 """A run's results: `summary.json` and `accuracy.png`, both computed from `events.jsonl`.
 
-Only the event log is read, so results can be recomputed for any run
-directory, including one cut short by Ctrl-C.
+Only the event log (and `topology.json`, for the run's mode) is read, so
+results can be recomputed for any run directory, including one cut short by
+Ctrl-C. Times are on the run's own clock: simulated seconds (`vt`) in a
+simulation, wall seconds since the first event (`t`) in a real run; each axis
+says which.
 """
 
 from __future__ import annotations
@@ -10,12 +13,51 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import matplotlib
+Clock = Literal["simulated", "wall"]
+CLOCK_LABELS: dict[Clock, str] = {"simulated": "simulated time (s)", "wall": "wall time (s)"}
+GOSSIP_BYTES_EVENTS = ("gossip_round", "gossip_exchanged")  # what peers send each other
 
-matplotlib.use("Agg")  # files only: no display on servers and in CI
-import matplotlib.pyplot as plt
+
+def run_clock(run_dir: Path) -> Clock:
+    """The clock a run's times are read on: simulated for a simulation, wall otherwise
+    (from `topology.json`; a directory without one is taken as a real run)."""
+    try:
+        mode = json.loads((run_dir / "topology.json").read_text(encoding="utf-8"))["mode"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "wall"
+    return "simulated" if mode == "sim" else "wall"
+
+
+def clock_times(records: list[dict[str, Any]], picked: list[dict[str, Any]], clock: Clock) -> list[float]:
+    """The times of `picked` (some of the run's `records`) on `clock`: their `vt`,
+    or wall seconds since the run's first record."""
+    if clock == "simulated":
+        return [r["vt"] for r in picked]
+    start_t = records[0]["t"] if records else 0.0
+    return [r["t"] - start_t for r in picked]
+
+
+def version_label(records: list[dict[str, Any]]) -> str:
+    """What a run's versions count: global model versions, or a gossip run's rounds."""
+    events = {r["event"] for r in records}
+    if "gossip_exchanged" in events:
+        return "mean local steps per peer"
+    if "gossip_round" in events or "consensus" in events:
+        return "gossip round"
+    return "global model version"
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only backend, imported on first use (it
+    costs half a second that a run's start should not pay)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and in CI
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -71,7 +113,8 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "updates_applied": len(applied),
         "updates_dropped": len(dropped),
         "rejected": dict(sorted(Counter(r.get("reason", "unknown") for r in dropped).items())),
-        "bytes_up": sum(r.get("bytes", 0) for r in applied),
+        "bytes_up": sum(r.get("bytes", 0) for r in applied)
+        + sum(r.get("bytes", 0) for r in records if r["event"] in GOSSIP_BYTES_EVENTS),
         "staleness": staleness_stats([r["staleness"] for r in applied]),
         "staleness_by_level": _staleness_by_level(applied),
         "consensus": _consensus(records),
@@ -102,21 +145,21 @@ def _consensus(records: list[dict[str, Any]]) -> dict[str, float] | None:
     }
 
 
-def plot_consensus(records: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Gossip runs: consensus distance (relative, log scale) and the average model's accuracy by round."""
+def plot_consensus(records: list[dict[str, Any]], path: Path, title: str, clock: Clock = "wall") -> None:
+    """Gossip runs: consensus distance (relative, log scale) by round and against the run's clock."""
     measured = [r for r in records if r["event"] == "consensus"]
-    evals = [r for r in records if r["event"] == "evaluated"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     left.semilogy([r["version"] for r in measured], [max(r["relative"], 1e-12) for r in measured], marker=".")
-    left.axhline(0.01, color="grey", linestyle="--", linewidth=1, label="1% of the start")
-    left.set_xlabel("round")
-    left.set_ylabel("consensus distance / first")
-    left.legend()
-    right.plot([r["version"] for r in evals], [r["accuracy"] for r in evals], marker=".")
-    right.set_xlabel("round")
-    right.set_ylabel("average model's test accuracy")
-    right.set_ylim(0, 1)
+    right.semilogy(
+        clock_times(records, measured, clock), [max(r["relative"], 1e-12) for r in measured], marker="."
+    )
+    left.set_xlabel(version_label(records))
+    right.set_xlabel(CLOCK_LABELS[clock])
     for ax in (left, right):
+        ax.axhline(0.01, color="grey", linestyle="--", linewidth=1, label="1% of the start")
+        ax.set_ylabel("consensus distance / first")
+        ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
@@ -124,16 +167,16 @@ def plot_consensus(records: list[dict[str, Any]], path: Path, title: str) -> Non
     plt.close(fig)
 
 
-def plot_accuracy(records: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Test accuracy against wall time and against model versions, side by side."""
+def plot_accuracy(records: list[dict[str, Any]], path: Path, title: str, clock: Clock = "wall") -> None:
+    """Test accuracy against the run's clock time and against model versions (or gossip rounds)."""
     evals = [r for r in records if r["event"] == "evaluated"]
-    start_t = records[0]["t"] if records else 0.0
+    plt = pyplot()
     fig, (by_time, by_version) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    by_time.plot([r["t"] - start_t for r in evals], [r["accuracy"] for r in evals], marker=".")
-    by_time.set_xlabel("wall time (s)")
+    by_time.plot(clock_times(records, evals, clock), _acc(evals), marker=".")
+    by_time.set_xlabel(CLOCK_LABELS[clock])
     by_time.set_ylabel("test accuracy")
-    by_version.plot([r["version"] for r in evals], [r["accuracy"] for r in evals], marker=".")
-    by_version.set_xlabel("global model version")
+    by_version.plot([r["version"] for r in evals], _acc(evals), marker=".")
+    by_version.set_xlabel(version_label(records))
     for ax in (by_time, by_version):
         ax.grid(alpha=0.3)
         ax.set_ylim(0, 1)
@@ -143,12 +186,17 @@ def plot_accuracy(records: list[dict[str, Any]], path: Path, title: str) -> None
     plt.close(fig)
 
 
+def _acc(evals: list[dict[str, Any]]) -> list[float]:
+    return [r["accuracy"] for r in evals]
+
+
 def write_results(run_dir: Path, title: str, target_accuracy: float | None) -> dict[str, Any]:
     """Write `summary.json` and `accuracy.png` for `run_dir`; return the summary."""
     records = read_events(run_dir / "events.jsonl")
     summary = summarize(records, target_accuracy)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    plot_accuracy(records, run_dir / "accuracy.png", title)
+    clock = run_clock(run_dir)
+    plot_accuracy(records, run_dir / "accuracy.png", title, clock)
     if summary["consensus"] is not None:
-        plot_consensus(records, run_dir / "consensus.png", title)
+        plot_consensus(records, run_dir / "consensus.png", title, clock)
     return summary

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from actors.clock import LoopClock
+from actors.metrics import Record
 from actors.node import Node, NodeConfig
 from actors.protocol import Done
 from sims.build import NodeBuilder
+from sims.guard import RunGuard
 from sims.recorder import RECORDER, Recorder
 from sims.virtual_time import VirtualTimeLoop, run_virtual
 from sims.workers.pool import WorkerPool
@@ -80,13 +83,18 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
     if pool is not None:
         pool.on_failure = lambda _: loop.call_soon_threadsafe(ended.set)
 
-    def on_done(done: Done) -> None:
-        outcome.setdefault("reason", done.reason)
+    def end(reason: str) -> None:
+        outcome.setdefault("reason", reason)
         ended.set()
 
+    def on_done(done: Done) -> None:
+        end(done.reason)
+
     on_record = getattr(progress, "on_record", None)
-    recorder = Recorder(run_dir / "events.jsonl", on_record, on_done)
+    recorder = Recorder(run_dir / "events.jsonl", lambda r: _watch(guard, on_record, r), on_done)
     builder = NodeBuilder(spec, recorder=RECORDER, submit=None if pool is None else pool.submit)
+    actor_ids = builder.actor_ids()
+    guard = RunGuard(spec.stop, recorder, end, len(actor_ids), getattr(progress, "echo", None))
     node = Node(
         SIM_NODE,
         clock=LoopClock(),
@@ -95,16 +103,18 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
         links=builder.links(),
     )
     node.spawn(recorder, RECORDER)
-    for name, actor in builder.build(builder.actor_ids()):
+    for name, actor in builder.build(actor_ids):
         node.spawn(actor, name)
     assert isinstance(loop, VirtualTimeLoop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: (outcome.setdefault("reason", "interrupted"), ended.set()))
     async with asyncio.TaskGroup() as tg:
         tg.create_task(node.run())
-        stall = tg.create_task(_note_stall(loop, outcome, ended))
+        stall = tg.create_task(_note_stall(loop, guard))
+        clock = tg.create_task(guard.watch_clock())
         await ended.wait()
         stall.cancel()
+        clock.cancel()
         node.stop()
     recorder.close()
     if pool is not None and pool.failure is not None:
@@ -112,7 +122,14 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
     return outcome["reason"]
 
 
-async def _note_stall(loop: VirtualTimeLoop, outcome: dict[str, str], ended: asyncio.Event) -> None:
+def _watch(guard: RunGuard, on_record: Callable[[Record], None] | None, record: Record) -> None:
+    guard.on_record(record)
+    if on_record is not None:
+        on_record(record)
+
+
+async def _note_stall(loop: VirtualTimeLoop, guard: RunGuard) -> None:
     await loop.stalled.wait()
-    outcome.setdefault("reason", "stalled")
-    ended.set()
+    guard.finish(
+        "stalled", message="stalled: every actor waits and no timer is set, nothing can happen any more"
+    )

@@ -246,6 +246,15 @@ class RunSpec(_Spec):
             raise ValueError(
                 "clients can drop tasks: set server.task_timeout_s, or dropped work is never re-issued"
             )
+        if isinstance(self.scheduler, HierFavgConfig) and self.scheduler.round_deadline_s is None:
+            raise ValueError(
+                "clients can drop tasks: set scheduler.round_deadline_s, or an edge round waits forever"
+            )
+        if isinstance(self.scheduler, AsyncEdgeConfig) and self.scheduler.edge.task_timeout_s is None:
+            raise ValueError(
+                "clients can drop tasks: set scheduler.edge.task_timeout_s, or work dropped below an edge "
+                "is never re-issued"
+            )
 
 
 def _at_most(name: str, value: int | None, bound_name: str, bound: int) -> None:

@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
+from actors.codec import tree_nbytes
+from actors.errors import ActorNotFoundError
 from actors.protocol import Gossip, Leave, PeerReport, Snapshot
 from actors.statedict import StateDict, weighted_mean
 
@@ -98,12 +100,14 @@ class DpsgdPeer(Actor):
 
     async def _round(self, number: int) -> None:
         model = await self._local_work(number)
+        sent = 0
         for _ in range(self.config.gossip_steps):
+            sent += tree_nbytes(model) * (len(self.mixing) - 1)
             model = await self._average(self.exchanges + 1, model)
             self.exchanges += 1
         self.params = model
         self.round = number
-        self.metrics.record("gossip_round", round=number, neighbours=len(self.mixing) - 1)
+        self.metrics.record("gossip_round", round=number, neighbours=len(self.mixing) - 1, bytes=sent)
         if number % self.config.report_every == 0:
             await self._report()
 
@@ -112,13 +116,21 @@ class DpsgdPeer(Actor):
         self._inbox[step][self.name] = model
         for neighbour in sorted(self.mixing):
             if neighbour != self.name:
-                await self.send(neighbour, Gossip(step, model))
+                await self._gossip(neighbour, Gossip(step, model))
         self._complete = asyncio.Event()
         if len(self._inbox[step]) < len(self.mixing):
             await self._complete.wait()
         models = self._inbox.pop(step)
         order = sorted(models)
         return weighted_mean([models[p] for p in order], [self.mixing[p] for p in order])
+
+    async def _gossip(self, neighbour: str, msg: Gossip) -> None:
+        try:
+            await self.send(neighbour, msg)
+        except ActorNotFoundError:
+            # A neighbour that already left: the run is ending (the monitor tells
+            # every peer to leave, one after the other); this peer's `Leave` follows.
+            self.log.debug("gossip_not_sent", peer=neighbour, step=msg.round)
 
     async def _local_work(self, number: int) -> StateDict:
         started = self.clock.now()

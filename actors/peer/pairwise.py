@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
+from actors.codec import tree_nbytes
 from actors.errors import FedActorsError
 from actors.protocol import Leave, PeerReport, PushPull, Snapshot
 from actors.statedict import StateDict, add, add_scaled, sub
@@ -109,7 +110,8 @@ class PairwisePeer(Actor):
             return
         self.params = add_scaled(self.params, sub(reply.weights, sent), 0.5)
         self.exchanges += 1
-        self.metrics.record("gossip_exchanged", neighbour=neighbour, step=self.steps)
+        moved = tree_nbytes(sent) + tree_nbytes(reply.weights)  # pushed and pulled
+        self.metrics.record("gossip_exchanged", neighbour=neighbour, step=self.steps, bytes=moved)
 
     @handler
     async def on_push_pull(self, msg: PushPull, sender: str) -> PushPull:

@@ -242,6 +242,7 @@ class ServerActor(Checkpointed, Actor):
         if self.done or self.in_flight.get(client) != task_id:
             return
         del self.in_flight[client]
+        self.validator.expired(task_id)
         self.metrics.record("task_expired", client=client, task=task_id, version=self.version)
         await self.task_lost(client)
 

@@ -16,8 +16,12 @@ a msgpack frame and raw tensor frames, no pickle) framed by a magic, the
 frame sizes and a CRC-32, so a truncated or corrupt file is refused with a
 `CheckpointError` naming it, never half-loaded.
 
-Events recorded: `checkpoint_written` (version, bytes, write_s) and
-`run_resumed` (version, elapsed_s).
+Events recorded: `checkpoint_started` (version), `checkpoint_written`
+(version, bytes, write_s) and `run_resumed` (version, elapsed_s). The file is
+written only once every event recorded before `checkpoint_started` is in the
+run's event log (`Metrics.settle`): a resumed run drops the actor's events
+after that marker (`launcher.resume`) and makes them again, so the log, the
+versions and the applied updates agree after any crash.
 """
 
 from __future__ import annotations
@@ -354,8 +358,15 @@ class Checkpointed:
         if checkpointer is None or not checkpointer.due(self.version, self.clock.now()):
             return
         checkpointer.mark(self.version, self.clock.now())
+        state = self.state()
+        self.metrics.record("checkpoint_started", version=self.version)
+        if not await self.metrics.settle():  # the log must hold what the checkpoint does
+            self.log.warning(
+                "checkpoint_not_written", path=str(checkpointer.path), reason="events unconfirmed"
+            )
+            return
         try:
-            written = await self.compute(checkpointer.write, self.state())
+            written = await self.compute(checkpointer.write, state)
         except (OSError, EncodeError) as exc:
             self.log.warning("checkpoint_not_written", path=str(checkpointer.path), reason=str(exc))
             return

@@ -7,7 +7,8 @@ boundary, where a well-formed `Update` (or `Join`) is checked against the run:
 |---|---|
 | `unknown_sender` | comes from an actor the topology does not put under this server |
 | `duplicate` | answers a task that was already answered |
-| `unknown_task` | answers no task of its sender now in flight (expired, never issued) |
+| `late` | answers a task of its sender that expired (`task_timeout_s`) before it came |
+| `unknown_task` | answers no task of its sender now in flight (re-issued, never issued) |
 | `future_version` | claims a base version the server has not made yet |
 | `invalid_field` | has `num_samples` < 1 or a negative base version |
 | `not_a_state_dict` | carries something other than a dict of tensors |
@@ -21,6 +22,7 @@ here it is counted per reason and logged. The log is sampled so that a flood of
 bad updates cannot become a flood of log lines: the first
 `LOG_FIRST_REJECTIONS` rejections of a reason are each logged, then only the
 16th, 32nd, 64th, ... (with the running count). The event log still has every one.
+A `late` update is ordinary (a straggler past its timeout): counted, logged at debug only.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class UpdateValidator:
         self.expected_clients = expected_clients
         self.rejected: Counter[str] = Counter()
         self._answered: dict[int, None] = {}  # insertion-ordered set, oldest first
+        self._expired: dict[int, None] = {}  # the same, of tasks that timed out
 
     def sender_rejection(self, sender: str) -> Rejection | None:
         """`unknown_sender` if `sender` is not one of the expected clients."""
@@ -113,15 +116,19 @@ class UpdateValidator:
 
     def remember(self, task_id: int) -> None:
         """Note that `task_id` was answered (a second answer is then a `duplicate`)."""
-        self._answered[task_id] = None
-        if len(self._answered) > self.config.remembered_tasks:
-            del self._answered[next(iter(self._answered))]
+        _remember(self._answered, task_id, self.config.remembered_tasks)
+
+    def expired(self, task_id: int) -> None:
+        """Note that `task_id` timed out (its answer, if it comes, is then `late`)."""
+        _remember(self._expired, task_id, self.config.remembered_tasks)
 
     def report(self, log: FilteringBoundLogger, client: str, rejection: Rejection) -> None:
         """Count `rejection` and log it (sampled; see the module docstring)."""
         self.rejected[rejection.reason] += 1
         count = self.rejected[rejection.reason]
-        if count <= LOG_FIRST_REJECTIONS or count & (count - 1) == 0:
+        if rejection.reason == "late":
+            log.debug("update_rejected", client=client, reason="late", detail=rejection.detail, count=count)
+        elif count <= LOG_FIRST_REJECTIONS or count & (count - 1) == 0:
             log.warning(
                 "update_rejected",
                 client=client,
@@ -135,6 +142,8 @@ class UpdateValidator:
             return None
         if task_id in self._answered:
             return Rejection("duplicate", f"task {task_id} was already answered")
+        if task_id in self._expired:
+            return Rejection("late", f"task {task_id} timed out before its update came")
         return Rejection("unknown_task", f"task {task_id} is not in flight (in flight: {in_flight})")
 
     def _tensor_rejection(self, sender: str, update: Update, params: StateDict) -> Rejection | None:
@@ -194,3 +203,10 @@ def _finite_rejection(weights: StateDict) -> Rejection | None:
             return Rejection("nan", f"key {key!r} holds NaN")
         return Rejection("inf", f"key {key!r} holds an infinite value")
     return None
+
+
+def _remember(ids: dict[int, None], task_id: int, bound: int) -> None:
+    """Add `task_id` to the insertion-ordered set `ids`, forgetting the oldest past `bound`."""
+    ids[task_id] = None
+    if len(ids) > bound:
+        del ids[next(iter(ids))]

@@ -336,3 +336,18 @@ def test_a_typo_in_the_validation_table_is_an_error_that_names_the_field() -> No
 def test_max_norm_must_be_positive() -> None:
     with pytest.raises(pydantic.ValidationError, match=r"max_norm\n.*greater than 0"):
         ValidationConfig(max_norm=0.0)
+
+
+def test_an_update_for_a_task_that_timed_out_is_late_and_counted_without_a_warning() -> None:
+    validator = UpdateValidator(ValidationConfig())
+    validator.expired(7)
+    task = Task(task_id=7, version=0, weights=weights(0.0))
+
+    with structlog.testing.capture_logs() as logs:
+        rejection = validator.check("c", update_for(task, weights(1.0)), 8, weights(0.0), 0)
+        assert rejection is not None
+        validator.report(structlog.get_logger(), "c", rejection)
+
+    assert rejection == Rejection("late", "task 7 timed out before its update came")
+    assert [e for e in logs if e["log_level"] != "debug"] == []
+    assert validator.rejected == {"late": 1}
