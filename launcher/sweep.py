@@ -23,7 +23,6 @@ from launcher.preflight import check_run
 from sims.plots import Run, plot_runs
 from sims.results import read_events, run_clock
 from sims.workers.start import WORKERS_ENV, usable_cores
-from topologies.load import load_topology
 
 COLUMNS = (
     "finish_reason",
