@@ -285,7 +285,7 @@ class Checkpointed:
         """
         if state["class"] != type(self).__name__:
             raise ValueError(
-                f"written by a {str(state['class']):.60}, not a {type(self).__name__} (field 'class')"
+                f"written by a {state['class']!s:.60}, not a {type(self).__name__} (field 'class')"
             )
         self.params = self.checked_model(state["params"], "the model")
         self.version = counter(state, "version", 0)
