@@ -87,7 +87,7 @@ def test_a_sweep_runs_every_point_and_writes_one_table_and_one_figure(tmp_path: 
     assert (out / "sweep.md").read_text().startswith("| run | finish_reason |")
     assert (out / "sweep.png").stat().st_size > 10_000
     resolved = json.loads(
-        (out / "server.alpha=0.9_behaviour.compute.slow_fraction=0" / "topology.json").read_text()
+        (out / "03-alpha=0.9_slow_fraction=0" / "topology.json").read_text()
     )
     assert resolved["server"]["alpha"] == 0.9
 
