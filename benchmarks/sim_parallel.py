@@ -48,7 +48,7 @@ mode = "sim"
 template = "star"
 clients = 100
 [client]
-steps = 10
+steps = 3
 batch_size = 32
 lr = 0.05
 momentum = 0.9
@@ -208,7 +208,7 @@ def main() -> None:
     updates = 200 if args.quick else args.updates
     torch.set_num_threads(1)
     configure_logging("error")
-    print(f"data: {data_table()[1]}; CNN (16, 32), 100 clients, {updates} updates, 10 steps of 32 per task")
+    print(f"data: {data_table()[1]}; CNN (16, 32), 100 clients, {updates} updates, 3 steps of 32 per task")
     figures = {
         a: run_algorithm(a, updates, args.max_workers, args.repeats) for a in args.algorithms.split(",")
     }
