@@ -68,11 +68,19 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None) -> st
     async with asyncio.TaskGroup() as tg:
         tg.create_task(node.run())
         stall = tg.create_task(_note_stall(loop, outcome, ended))
+        failure = tg.create_task(_note_failure(node, outcome, ended))
         await ended.wait()
         stall.cancel()
+        failure.cancel()
         node.stop()
     recorder.close()
     return outcome["reason"]
+
+
+async def _note_failure(node: Node, outcome: dict[str, str], ended: asyncio.Event) -> None:
+    await node.failed.wait()
+    outcome.setdefault("reason", "actor_failed")
+    ended.set()
 
 
 async def _note_stall(loop: VirtualTimeLoop, outcome: dict[str, str], ended: asyncio.Event) -> None:

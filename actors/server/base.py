@@ -166,7 +166,11 @@ class ServerActor(Checkpointed, Actor):
             self.drop(sender, msg, reason)
             return
         del self.in_flight[sender]
-        await self.update_arrived(sender, msg, msg.weights)
+        try:
+            await self.update_arrived(sender, msg, msg.weights)
+        except Exception as exc:  # the client's slot is freed already: going on would stall the run
+            self.log.exception("update_failed", client=sender)
+            self.node.fail(self.name, "update_arrived", exc)
 
     @handler
     async def on_relayed(self, msg: Relayed, sender: str) -> None:
