@@ -19,6 +19,14 @@ from actors.protocol import Evaluate, Evaluation, Join, Leave, Task, Update
 from actors.statedict import sub
 
 
+def _share_of_deadline(deadline_s: float | None, spent_s: float, rounds_left: int) -> float | None:
+    """The time one local round may take so that all `rounds_left` still fit the
+    task's deadline (HierFAVG's κ1 rounds share it equally; None: no deadline)."""
+    if deadline_s is None:
+        return None
+    return max(0.0, deadline_s - spent_s) / rounds_left
+
+
 class TrainerClient(Actor):
     """A federated client: `Join` its parent, then answer every `Task` with an `Update`.
 
@@ -67,10 +75,11 @@ class TrainerClient(Actor):
     @handler
     async def on_task(self, task: Task, sender: str) -> None:
         weights, epochs, losses = task.weights, task.epochs, []
-        num_samples, compute_s = 0, 0.0
-        for _ in range(max(1, task.rounds)):
+        num_samples, compute_s, rounds = 0, 0.0, max(1, task.rounds)
+        for done in range(rounds):
             now = self.clock.now()
-            plan = self.behaviour.plan(now, self.trainer.num_samples, task.epochs, task.deadline_s)
+            budget_s = _share_of_deadline(task.deadline_s, compute_s, rounds - done)
+            plan = self.behaviour.plan(now, self.trainer.num_samples, task.epochs, budget_s)
             if plan.drop:
                 self.metrics.record(
                     "task_dropped", task=task.task_id, version=task.version, reason=plan.reason
