@@ -8,6 +8,7 @@ data split and the same initial model without talking to the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -30,13 +31,16 @@ from actors.scheduler import (
 from actors.server import SERVERS, ServerActor, ServerDeps
 from actors.server.checkpoint import Checkpointer
 from actors.server.fedasync import FedAsyncConfig
-from sims.behaviour import SimLinks, build_behaviours
+from actors.server.rounds import RoundSettings
+from sims.behaviour import LocalWork, SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
 from topologies.builders import BUILDERS
 from topologies.graph import Graph, GraphNode
 from topologies.imports import resolve_import
 from topologies.spec import RunSpec
+
+R = TypeVar("R", bound=RoundSettings)
 
 
 def build_graph(spec: RunSpec) -> Graph:
@@ -74,8 +78,9 @@ class NodeBuilder:
         self._initial: dict[str, torch.Tensor] | None = None
         epochs = spec.client.epochs or 1
         behaviour = spec.behaviour
+        work = LocalWork(spec.client.batch_size, spec.client.steps)  # partial work counts steps
         self.behaviours = build_behaviours(
-            learners, behaviour.compute, behaviour.availability, epochs, spec.seed
+            learners, behaviour.compute, behaviour.availability, epochs, spec.seed, work
         )
         self.mixing = spec.graph.mixing_matrix(self.graph) if self.graph.kind == "gossip" else None
 
@@ -177,6 +182,7 @@ class NodeBuilder:
             checkpoint=self.checkpointer(node.id),
         )
         if isinstance(config, HierFavgConfig):
+            config = self._cancelling(config)
             return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
         edge = FedAsyncEdge if isinstance(config.edge, FedAsyncConfig) else FedBuffEdge
         return edge(config, self.initial_weights(), deps, parent, group, fallbacks)
@@ -229,7 +235,15 @@ class NodeBuilder:
             heartbeats=self.heartbeats,
             checkpoint=self.checkpointer(node_id),
         )
+        if isinstance(config, RoundSettings):
+            config = self._cancelling(config)
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
+
+    def _cancelling(self, config: R) -> R:
+        """Synchronous rounds cancel late clients' work by default in simulations only."""
+        if config.cancel_late is not None:
+            return config
+        return config.model_copy(update={"cancel_late": self.spec.mode == "sim"})
 
     def _client_trainer(self, index: int) -> Trainer:
         shard = self.data.clients[index]

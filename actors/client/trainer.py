@@ -25,7 +25,12 @@ class Trainer(Protocol):
         ...
 
     def fit(self, weights: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
-        """Train from `weights`; return the trained weights (fresh tensors) and the result."""
+        """Train from `weights`; return the trained weights (fresh tensors) and the result.
+
+        A trainer that also takes `steps` (keyword, partial work finer than an
+        epoch) is called `fit(weights, steps=k)` when a straggler's deadline
+        allows only k steps; one without it then gets `fit(weights, 1)`.
+        """
         ...
 
     def evaluate(self, weights: StateDict) -> Evaluation:
@@ -56,9 +61,11 @@ class TorchTrainer:
     def num_samples(self) -> int:
         return len(self.y)
 
-    def fit(self, weights: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
+    def fit(
+        self, weights: StateDict, epochs: int | None = None, *, steps: int | None = None
+    ) -> tuple[StateDict, TrainResult]:
         self.model.load_state_dict(weights)
-        result = local_train(self.model, self.x, self.y, self.config, self.generator, epochs)
+        result = local_train(self.model, self.x, self.y, self.config, self.generator, epochs, steps)
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}, result
 
     def evaluate(self, weights: StateDict) -> Evaluation:

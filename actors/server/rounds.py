@@ -17,7 +17,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from actors.protocol import Update
+from actors.errors import FedActorsError
+from actors.protocol import Cancel, Update
 from actors.server.aggregators import AggregatorConfig, WeightedMeanConfig, build_aggregator, least_updates
 from actors.server.base import ServerActor, ServerDeps
 from actors.server.errors import ServerError
@@ -26,7 +27,13 @@ from actors.statedict import StateDict
 
 class RoundSettings(BaseModel):
     """The round settings FedAvg and a HierFAVG edge share, validated one way
-    (see `FedAvgConfig` for their meaning). Subclasses add `min_clients`."""
+    (see `FedAvgConfig` for their meaning).
+
+    `cancel_late`: when a round closes, tell each client it did not wait for
+    to stop that work (`Cancel`), so the client is free for the next round
+    instead of finishing stale work first. None: on in simulations, off in
+    real runs (the run's builder decides).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -36,6 +43,7 @@ class RoundSettings(BaseModel):
     min_updates: int = Field(default=1, gt=0)
     round_deadline_s: float | None = Field(default=None, gt=0)
     stragglers: Literal["drop", "partial"] = "drop"
+    cancel_late: bool | None = None
     aggregator: AggregatorConfig = Field(default_factory=WeightedMeanConfig)
 
     @model_validator(mode="after")
@@ -118,12 +126,20 @@ class SyncRoundsServer(ServerActor):
         for client in sampled:
             await self.send_task(client, want_delta=True, deadline_s=deadline_s, rounds=self.local_rounds)
         await self._wait_for_updates()
-        for late in self._waiting:
-            self.in_flight.pop(late, None)  # a late update is now an unknown task: dropped
+        for late in sorted(self._waiting):
+            task_id = self.in_flight.pop(late, None)  # a late update is now an unknown task: dropped
+            if self.config.cancel_late and task_id is not None:
+                await self._cancel(late, task_id)
         if len(self._updates) < self.config.min_updates:
             self.metrics.record("round_failed", round=self.round, updates=len(self._updates))
             return None
         return self._updates
+
+    async def _cancel(self, client: str, task_id: int) -> None:
+        try:
+            await self.send_child(client, Cancel(task_id))
+        except FedActorsError as exc:  # gone: nothing to stop
+            self.log.debug("cancel_not_sent", client=client, reason=str(exc))
 
     def mean_delta(self, updates: dict[str, Update]) -> StateDict | None:
         """The aggregator's combination of the round's deltas, clients in name order,
