@@ -29,6 +29,7 @@ from actors.scheduler import (
     RelayScheduler,
 )
 from actors.server import SERVERS, ServerActor, ServerDeps
+from actors.server.base import Evaluator
 from actors.server.checkpoint import Checkpointer
 from actors.server.fedasync import FedAsyncConfig
 from actors.server.rounds import RoundSettings
@@ -234,10 +235,23 @@ class NodeBuilder:
             expected_clients=frozenset(n.id for n in self.graph.nodes) - {self.graph.root()},
             heartbeats=self.heartbeats,
             checkpoint=self.checkpointer(node_id),
+            train_evaluator=self._train_evaluator(config.eval_train, config.eval_train_samples),
         )
         if isinstance(config, RoundSettings):
             config = self._cancelling(config)
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
+
+    def _train_evaluator(self, wanted: bool, samples: int | None) -> Evaluator | None:
+        """Scores a model on the union of the clients' training data, or a fixed seeded sample."""
+        if not wanted:
+            return None
+        x = torch.cat([c.x for c in self.data.clients])
+        y = torch.cat([c.y for c in self.data.clients])
+        if samples is not None and samples < len(y):
+            generator = torch.Generator().manual_seed(derived_seed(self.spec.seed, 8))
+            keep = torch.randperm(len(y), generator=generator)[:samples]
+            x, y = x[keep], y[keep]
+        return TorchTrainer(self._model(), x, y, TrainConfig(), 0).evaluate
 
     def _cancelling(self, config: R) -> R:
         """Synchronous rounds cancel late clients' work by default in simulations only."""

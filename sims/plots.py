@@ -1,12 +1,14 @@
 """Compare runs in one figure: `fedactors plot RUN_DIR...` and the sweep figure.
 
-Accuracy and loss against simulated (clock) time, against applied updates and
+Accuracy and loss (test; dashed: the global model's training loss, when the
+server records it with `eval_train`) against simulated (clock) time, against applied updates and
 against bytes uploaded; the staleness histogram; and participation (applied
 updates per client, sorted).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from itertools import accumulate
 from pathlib import Path
@@ -25,7 +27,7 @@ Records = list[dict[str, Any]]
 def _curves(records: Records) -> dict[str, list[float]]:
     """Per evaluation: clock time, updates applied so far, bytes so far, accuracy, loss."""
     applied, sent = 0, 0
-    out: dict[str, list[float]] = {k: [] for k in ("vt", "updates", "bytes", "accuracy", "loss")}
+    out: dict[str, list[float]] = {k: [] for k in ("vt", "updates", "bytes", "accuracy", "loss", "train")}
     for r in records:
         if r["event"] == "update_applied":
             applied += 1
@@ -37,6 +39,7 @@ def _curves(records: Records) -> dict[str, list[float]]:
                 ("bytes", sent),
                 ("accuracy", r["accuracy"]),
                 ("loss", r["loss"]),
+                ("train", r.get("train_loss", math.nan)),  # [server] eval_train
             ):
                 out[key].append(value)
     return out
@@ -58,13 +61,16 @@ def plot_runs(runs: list[tuple[str, Records]], path: Path, title: str = "") -> N
         c = _curves(records)
         for row, metric in enumerate(("accuracy", "loss")):
             for col, (key, _, factor) in enumerate(xs):
-                axes[row, col].plot([v * factor for v in c[key]], c[metric], label=label)
+                line = axes[row, col].plot([v * factor for v in c[key]], c[metric], label=label)
+                if metric == "loss" and any(not math.isnan(v) for v in c["train"]):
+                    x = [v * factor for v in c[key]]
+                    axes[row, col].plot(x, c["train"], "--", color=line[0].get_color())
         staleness = [r["staleness"] for r in records if r["event"] == "update_applied"]
         if staleness:
             axes[2, 0].hist(staleness, bins=range(max(staleness) + 2), histtype="step", label=label)
         counts = sorted(Counter(r["client"] for r in records if r["event"] == "update_applied").values())
         axes[2, 1].plot(list(accumulate(1 for _ in counts)), counts, label=label)
-    for row, metric in enumerate(("test accuracy", "test loss")):
+    for row, metric in enumerate(("test accuracy", "test loss (dashed: training loss)")):
         for col, (_, xlabel, _) in enumerate(xs):
             axes[row, col].set(xlabel=xlabel, ylabel=metric)
     axes[2, 0].set(xlabel="staleness τ", ylabel="updates")

@@ -54,6 +54,8 @@ class ServerDeps:
         heartbeats: heartbeat the children and forget the silent ones (None: never).
         checkpoint: writes the server's state when due, and restores it on
             resume (`resume()`); None: never (simulations).
+        train_evaluator: scores the global model on the clients' training data
+            (or a fixed sample of it) at each evaluation; None: never.
     """
 
     evaluator: Evaluator | None
@@ -64,6 +66,7 @@ class ServerDeps:
     expected_clients: frozenset[str] | None = None
     heartbeats: Heartbeats | None = None
     checkpoint: Checkpointer | None = None
+    train_evaluator: Evaluator | None = None
 
 
 class ServerActor(Checkpointed, Actor):
@@ -307,7 +310,13 @@ class ServerActor(Checkpointed, Actor):
             return
         result = await self.compute(self.deps.evaluator, self.params)
         self.last_accuracy = result.accuracy
-        self.metrics.record("evaluated", version=self.version, accuracy=result.accuracy, loss=result.loss)
+        train: dict[str, float] = {}
+        if self.deps.train_evaluator is not None:
+            on_train = await self.compute(self.deps.train_evaluator, self.params)
+            train = {"train_loss": on_train.loss, "train_accuracy": on_train.accuracy}
+        self.metrics.record(
+            "evaluated", version=self.version, accuracy=result.accuracy, loss=result.loss, **train
+        )
 
     async def finish(self, reason: str) -> None:
         """End the run: tell the recorder and every client."""

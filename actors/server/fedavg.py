@@ -39,6 +39,10 @@ class FedAvgConfig(RoundSettings):
         aggregator: how deltas are combined (weighted mean by sample count by default).
         optimizer: the server optimizer on the aggregated delta.
         eval_every: evaluate the global model every this many rounds.
+        eval_train: also score the global model on the clients' training data at
+            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
+        eval_train_samples: on a fixed sample of this many of those samples,
+            drawn with the run's seed (None: all of them).
         validation: the checks every update passes first (`[server.validation]`).
     """
 
@@ -46,6 +50,8 @@ class FedAvgConfig(RoundSettings):
     min_clients: int = Field(default=1, gt=0)
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
     eval_every: int = Field(default=1, gt=0)
+    eval_train: bool = False
+    eval_train_samples: int | None = Field(default=None, gt=0)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
