@@ -33,6 +33,11 @@ class RoundSettings(BaseModel):
     to stop that work (`Cancel`), so the client is free for the next round
     instead of finishing stale work first. None: on in simulations, off in
     real runs (the run's builder decides).
+
+    `weighting`: the weight of each client's delta in the mean the server
+    optimizer gets: its sample count (FedAvg, McMahan et al.) or the same for
+    every client (`uniform`: Reddi et al. 2021, Alg. 2, Δ_t = (1/|S|) Σ Δ_i,
+    the input of FedAdam, FedYogi and FedAdagrad as published).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,6 +49,7 @@ class RoundSettings(BaseModel):
     round_deadline_s: float | None = Field(default=None, gt=0)
     stragglers: Literal["drop", "partial"] = "drop"
     cancel_late: bool | None = None
+    weighting: Literal["samples", "uniform"] = "samples"
     aggregator: AggregatorConfig = Field(default_factory=WeightedMeanConfig)
 
     @model_validator(mode="after")
@@ -143,12 +149,14 @@ class SyncRoundsServer(ServerActor):
 
     def mean_delta(self, updates: dict[str, Update]) -> StateDict | None:
         """The aggregator's combination of the round's deltas, clients in name order,
-        each weighted by its sample count; every update is recorded as applied.
+        each weighted by its sample count (or all alike: `weighting = "uniform"`);
+        every update is recorded as applied.
         None when the aggregator refused them: the round is recorded `round_failed`
         (with the error) and the next one starts, instead of the rounds stopping."""
         clients = sorted(updates)
         ordered = [updates[c] for c in clients]
-        weights = [float(u.num_samples) for u in ordered]
+        uniform = self.config.weighting == "uniform"
+        weights = [1.0 if uniform else float(u.num_samples) for u in ordered]
         try:
             delta = self.aggregator.aggregate([u.weights for u in ordered], weights)
         except ServerError as exc:
