@@ -118,11 +118,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per run (the paper: 200)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "fedprox-fig1", help="run directories")
+    parser.add_argument("--reuse", action="store_true", help="keep runs that already have a summary")
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "study" / "fedprox.png")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     by_variant = points(seeds, args.out, f"stop.max_rounds={args.rounds}")
     everything = [p for runs in by_variant.values() for p in runs]
+    if args.reuse:
+        everything = [p for p in everything if not (p.run_dir / "summary.json").exists()]
     codes = asyncio.run(run_grid(FILE, everything, max(1, args.jobs), "sim"))
     if any(codes):
         raise SystemExit(f"runs failed with exit codes {codes}")
