@@ -45,23 +45,18 @@ def points(seeds: list[int], out: Path, stop: str) -> dict[str, list[Point]]:
     return by_variant
 
 
-def train_loss_by_round(run_dir: Path, rounds: int) -> dict[int, float]:
-    """The global model's training loss after each round (rounds that failed repeat the last)."""
+def by_round(run_dir: Path, rounds: int, key: str = "train_loss") -> dict[int, float]:
+    """`key` of the global model's evaluation after each round (a failed round repeats the last)."""
     curve, current = {}, 0
     for record in read_events(run_dir / "events.jsonl"):
         if record["event"] == "round_started":
             current = record["round"]
         elif record["event"] == "evaluated" and current <= rounds:
-            curve[current] = record["train_loss"]
+            curve[current] = record[key]
     last = curve[0]
     for r in range(rounds + 1):  # a failed round leaves the model as it was
         last = curve.setdefault(r, last)
     return curve
-
-
-def final(run_dir: Path, key: str) -> float:
-    evals = [r for r in read_events(run_dir / "events.jsonl") if r["event"] == "evaluated"]
-    return float(evals[-1][key])
 
 
 def dropped_share(run_dir: Path) -> float:
@@ -74,9 +69,9 @@ def dropped_share(run_dir: Path) -> float:
 def summarize(by_variant: dict[str, list[Point]], rounds: int) -> list[dict[str, Any]]:
     rows = []
     for label, runs in by_variant.items():
-        curves = [train_loss_by_round(p.run_dir, rounds) for p in runs]
+        curves = [by_round(p.run_dir, rounds) for p in runs]
         at_end = [c[rounds] for c in curves]
-        accuracy = [final(p.run_dir, "accuracy") for p in runs]
+        accuracy = [by_round(p.run_dir, rounds, "accuracy")[rounds] for p in runs]
         rows.append({
             "variant": label,
             "seeds": len(runs),
@@ -96,7 +91,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def plot(by_variant: dict[str, list[Point]], path: Path, rounds: int) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, runs in by_variant.items():
-        curves = [train_loss_by_round(p.run_dir, rounds) for p in runs]
+        curves = [by_round(p.run_dir, rounds) for p in runs]
         mean = [statistics.mean(c[r] for c in curves) for r in range(rounds + 1)]
         line = ax.plot(range(rounds + 1), mean, label=label)
         low = [min(c[r] for c in curves) for r in range(rounds + 1)]
@@ -119,6 +114,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per run (the paper: 200)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "fedprox-fig1", help="run directories")
     parser.add_argument("--reuse", action="store_true", help="keep runs that already have a summary")
+    parser.add_argument("--no-run", action="store_true", help="only tabulate and plot the runs in --out")
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "study" / "fedprox.png")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -126,6 +122,8 @@ def main() -> None:
     everything = [p for runs in by_variant.values() for p in runs]
     if args.reuse:
         everything = [p for p in everything if not (p.run_dir / "summary.json").exists()]
+    if args.no_run:
+        everything = []
     codes = asyncio.run(run_grid(FILE, everything, max(1, args.jobs), "sim"))
     if any(codes):
         raise SystemExit(f"runs failed with exit codes {codes}")
