@@ -93,7 +93,8 @@ class Actor:
         """Called when the actor or its node stops; release what it holds."""
 
     async def on_failure(self, error: Exception, envelope: Envelope) -> None:
-        """Called after a handler raised; the failure is already logged and the actor goes on."""
+        """Called after a handler raised (the failure is already logged and the actor
+        goes on) or a task it started raised (the actor then stops: see `start_task`)."""
 
     # -- what actors use --------------------------------------------------------
 
@@ -136,7 +137,13 @@ class Actor:
         return await self.node.compute(fn, *args)
 
     def start_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        """Run `coro` beside the mailbox, owned by the node; cancelled when the actor stops."""
+        """Run `coro` beside the mailbox, owned by the node; cancelled when the actor stops.
+
+        An exception escaping `coro` is the actor's own failure, which nobody
+        else can see: it is logged with its traceback (`task_failed`),
+        `on_failure` runs, then the actor and its node stop and the run fails
+        (`Node.fail`; exit code 1) rather than stall silently.
+        """
         return self.node.start_actor_task(self.name, coro, name)
 
     def stop(self) -> None:

@@ -123,6 +123,19 @@ class RemoteActorError(ActorError):
         super().__init__(f"actor {receiver!r} failed handling the ask: {error_type}: {detail}")
 
 
+class ActorFailedError(ActorError):
+    """An actor's own work (a task it started) raised unexpectedly: the actor
+    stopped and its node stopped, failing the run.
+
+    Attributes:
+        failure: "actor:task: ErrorType: message" of the first such failure.
+    """
+
+    def __init__(self, failure: str) -> None:
+        self.failure = failure
+        super().__init__(f"an actor failed, the run stops: {failure} (traceback in the log: task_failed)")
+
+
 class MailboxFullError(ActorError):
     """`send_nowait` found the receiver's mailbox full (use `send` to wait)."""
 

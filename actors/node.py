@@ -90,6 +90,8 @@ class Node(Inbound):
         # actor -> clock time its last message reached this node
         self.heard: IdentityTable[float] = IdentityTable("heard", self._knows, self.log)
         self._learned: IdentityTable[str] = IdentityTable("routes", self._knows, self.log)
+        self.failure: str | None = None  # the first actor task that raised: the run has failed
+        self.failed = asyncio.Event()
 
     # -- directory ---------------------------------------------------------------
 
@@ -338,6 +340,17 @@ class Node(Inbound):
             await self._call_hook(
                 slot, slot.actor.on_failure(exc, Envelope("", slot.actor.name, Ack())), "on_failure"
             )
+            self.fail(slot.actor.name, name, exc)
+
+    def fail(self, actor: str, where: str, error: BaseException) -> None:
+        """`actor`'s own work raised unexpectedly: stop it and this node, and mark the
+        run failed (`failure`, `failed`): a silent stall is worse than a failed run."""
+        if self.failure is None:
+            self.failure = f"{actor}:{where}: {type(error).__name__}: {error}"
+            self.log.error("run_failed", actor=actor, where=where, error=f"{type(error).__name__}: {error}")
+        self.failed.set()
+        self.stop_actor(actor)
+        self.stop()
 
     async def _call_hook(self, slot: _Slot, coro: Coroutine[Any, Any, None], hook: str) -> None:
         try:

@@ -5,6 +5,7 @@ A parent (server or scheduler) and its children (clients or schedulers):
     child  -> parent   Join(num_samples)            once, when the child starts
     parent -> child    Task(task_id, version, weights, want_delta, epochs)
     child  -> parent   Update(task_id, base_version, weights or delta, ...)
+    parent -> child    Cancel(task_id)              the round closed without it: stop
     parent -> child    Evaluate(weights)  (ask)  -> Evaluation
     parent -> child    Leave()                      the run is over for the child
 
@@ -90,6 +91,14 @@ class Update(Message):
     num_samples: int
     loss: float
     compute_s: float
+
+
+@message("fl.cancel")
+class Cancel(Message):
+    """The parent no longer wants task `task_id` (its round closed without the
+    update): the child stops that work, or skips it if not started yet."""
+
+    task_id: int
 
 
 @message("fl.evaluate")

@@ -3,11 +3,15 @@
 | code | name | what happened |
 |---|---|---|
 | 0 | `EXIT_OK` | the stopping rule fired with every node alive |
-| 1 | `EXIT_NODE_FAILED` | a node the run cannot do without died mid-run (the server's, the last learners') |
+| 1 | `EXIT_NODE_FAILED` | a needed node died mid-run (the server's, the last learners'), or an actor failed |
 | 2 | `EXIT_BAD_INPUT` | the topology or hosts file was refused; nothing started |
 | 3 | `EXIT_DEGRADED` | the stopping rule fired, but nodes died on the way and the run went on without them |
 | 4 | `EXIT_START_FAILED` | a node could not start or register (host, command, stderr tail printed) |
 | 130 | `EXIT_INTERRUPTED` | Ctrl-C (SIGINT) or SIGTERM |
+
+An actor whose own task raises (or a server whose update handler raises)
+stops its node: the traceback is in that node's log (`task_failed`, then
+`run_failed`) and the node process exits 1, so a bug is never a silent stall.
 
 A node may die mid-run without ending it when what it hosts can be done
 without. With heartbeats (`[liveness]`, on by default) that is every node but

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from actors.clock import WallClock
+from actors.errors import ActorFailedError
 from actors.logs import log_off_the_loop
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
@@ -99,3 +100,5 @@ async def serve_node(
     node.spawn(reporter, f"reporter@{node_id}")
     node.spawn(NodeAgent(builder.build(plan.actors), advertise), agent_name(node_id))
     await node.run(handle_signals=True)
+    if node.failure is not None:  # the process exits 1; the traceback is in the log (task_failed)
+        raise ActorFailedError(node.failure)

@@ -159,7 +159,8 @@ def run_sim(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
             pool.close()
         progress.bar.close()
     summary = write_results(run_dir, spec.name, spec.stop.target_accuracy)
-    exit_code = {"interrupted": EXIT_INTERRUPTED, "stalled": EXIT_NODE_FAILED}.get(reason, EXIT_OK)
+    failed = {"interrupted": EXIT_INTERRUPTED, "stalled": EXIT_NODE_FAILED, "actor_failed": EXIT_NODE_FAILED}
+    exit_code = failed.get(reason, EXIT_OK)
     return RunResult(run_dir, exit_code, reason, summary)
 
 

@@ -28,6 +28,7 @@ COLUMNS = (
     "finish_reason",
     "final_accuracy",
     "best_accuracy",
+    "final_train_loss",
     "sim_time_to_target_s",
     "time_to_target_s",
     "versions",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -84,10 +85,34 @@ def read_trace(path: Path) -> dict[str, tuple[str, float]]:
         raise SimError(f"compute trace {path}: {exc}") from exc
 
 
+def _fitting(deadline_s: float, units: int, seconds: float) -> int:
+    """⌊deadline · units / seconds⌋: units of work (of `units` taking `seconds`) that fit;
+    a hair of tolerance so that an exact fit written in decimals is not one short."""
+    return math.floor(deadline_s * units / seconds + 1e-9)
+
+
 def slow_clients(clients: list[str], fraction: float, rng: np.random.Generator) -> set[str]:
     """Exactly round(fraction · n) clients, chosen by `rng`."""
     count = round(fraction * len(clients))
     return {clients[i] for i in rng.choice(len(clients), size=count, replace=False)}
+
+
+@dataclass(frozen=True, slots=True)
+class LocalWork:
+    """A client's configured work, in SGD steps: what partial work is counted in.
+
+    Attributes:
+        batch_size: samples per step (steps per epoch = ⌈samples / batch_size⌉).
+        steps: the configured steps per task, when the client counts steps, not epochs.
+    """
+
+    batch_size: int
+    steps: int | None = None
+
+    def total_steps(self, num_samples: int, epochs: int, asked_epochs: int | None) -> int:
+        if asked_epochs is None and self.steps is not None:
+            return self.steps
+        return epochs * math.ceil(num_samples / self.batch_size)
 
 
 class SimClientBehaviour:
@@ -100,6 +125,8 @@ class SimClientBehaviour:
         configured_epochs: the client's epochs when a task does not say.
         availability: drops, on/off periods, crashes.
         rng: its own generator.
+        compute: the per-task straggler draw (`straggler_probability`, `straggler_work`).
+        work: its work in steps (None: partial work counts whole epochs only).
     """
 
     def __init__(
@@ -110,6 +137,8 @@ class SimClientBehaviour:
         configured_epochs: int,
         availability: AvailabilitySpec,
         rng: np.random.Generator,
+        compute: ComputeSpec | None = None,
+        work: LocalWork | None = None,
     ) -> None:
         self.client = client
         self.draw = draw
@@ -117,6 +146,8 @@ class SimClientBehaviour:
         self.configured_epochs = configured_epochs
         self.availability = availability
         self.rng = rng
+        self.compute = compute or ComputeSpec()
+        self.work = work
         self._crashes = [c for c in availability.crashes if c.client == client]
         self._switches: list[float] = []  # on/off: times at which the state flips, starting online
 
@@ -130,10 +161,39 @@ class SimClientBehaviour:
             return WorkPlan()
         wanted = epochs or self.configured_epochs
         seconds = self.draw(self.rng, num_samples, wanted) * self.factor
-        if deadline_s is not None and seconds > deadline_s and wanted > 1:
-            fit = max(1, min(wanted, math.floor(deadline_s * wanted / seconds)))
+        # Drawn only when asked for, so runs without stragglers keep their draws.
+        straggler = bool(self.compute.straggler_probability) and (
+            self.rng.random() < self.compute.straggler_probability
+        )
+        if straggler:
+            seconds *= self._slowdown(wanted)
+        if deadline_s is not None and seconds > deadline_s:
+            partial = self._partial(seconds, deadline_s, num_samples, wanted, epochs)
+            return replace(partial, straggler=straggler)
+        return WorkPlan(compute_s=seconds, epochs=epochs, straggler=straggler)
+
+    def _slowdown(self, wanted: int) -> float:
+        """How much longer a straggler's task takes (FedProx: E / x, x uniform in 1..E)."""
+        if self.compute.straggler_work == "uniform":
+            return wanted / int(self.rng.integers(1, wanted + 1))
+        return self.compute.slow_factor
+
+    def _partial(
+        self, seconds: float, deadline_s: float, num_samples: int, wanted: int, epochs: int | None
+    ) -> WorkPlan:
+        """The work that fits `deadline_s`, at least one step (one epoch when steps are unknown)."""
+        if self.work is None:
+            if wanted == 1:
+                return WorkPlan(compute_s=seconds, epochs=epochs)
+            fit = max(1, min(wanted, _fitting(deadline_s, wanted, seconds)))
             return WorkPlan(compute_s=seconds * fit / wanted, epochs=fit)
-        return WorkPlan(compute_s=seconds, epochs=epochs)
+        total = self.work.total_steps(num_samples, wanted, epochs)
+        fit = max(1, min(total, _fitting(deadline_s, total, seconds)))
+        compute_s = seconds * fit / total
+        per_epoch = total // wanted if epochs is not None or self.work.steps is None else 0
+        if per_epoch and fit % per_epoch == 0:
+            return WorkPlan(compute_s=compute_s, epochs=fit // per_epoch)
+        return WorkPlan(compute_s=compute_s, steps=fit)
 
     def _absence(self, now: float) -> str:
         for crash in self._crashes:
@@ -204,9 +264,15 @@ class SimLinks:
 
 
 def build_behaviours(
-    clients: list[str], compute: ComputeSpec, availability: AvailabilitySpec, epochs: int, seed: int
+    clients: list[str],
+    compute: ComputeSpec,
+    availability: AvailabilitySpec,
+    epochs: int,
+    seed: int,
+    work: LocalWork | None = None,
 ) -> dict[str, SimClientBehaviour]:
-    """One behaviour per client, in the order given (their index seeds their generator)."""
+    """One behaviour per client, in the order given (their index seeds their generator);
+    `work` lets partial work count steps (None: whole epochs only)."""
     trace = read_trace(compute.time.path) if isinstance(compute.time, TraceTime) else None
     slow = slow_clients(clients, compute.slow_fraction, np.random.default_rng([seed, 4]))
     return {
@@ -217,6 +283,8 @@ def build_behaviours(
             epochs,
             availability,
             np.random.default_rng([seed, 2, index]),
+            compute,
+            work,
         )
         for index, client in enumerate(clients)
     }

@@ -8,6 +8,7 @@ data split and the same initial model without talking to the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -28,9 +29,11 @@ from actors.scheduler import (
     RelayScheduler,
 )
 from actors.server import SERVERS, ServerActor, ServerDeps
+from actors.server.base import Evaluator
 from actors.server.checkpoint import Checkpointer
 from actors.server.fedasync import FedAsyncConfig
-from sims.behaviour import SimLinks, build_behaviours
+from actors.server.rounds import RoundSettings
+from sims.behaviour import LocalWork, SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
 from sims.workers.trainer import Submit, WorkerTrainer
@@ -38,6 +41,8 @@ from topologies.builders import BUILDERS
 from topologies.graph import Graph, GraphNode
 from topologies.imports import resolve_import
 from topologies.spec import RunSpec
+
+R = TypeVar("R", bound=RoundSettings)
 
 
 def build_graph(spec: RunSpec) -> Graph:
@@ -85,8 +90,9 @@ class NodeBuilder:
         self._initial: dict[str, torch.Tensor] | None = None
         epochs = spec.client.epochs or 1
         behaviour = spec.behaviour
+        work = LocalWork(spec.client.batch_size, spec.client.steps)  # partial work counts steps
         self.behaviours = build_behaviours(
-            learners, behaviour.compute, behaviour.availability, epochs, spec.seed
+            learners, behaviour.compute, behaviour.availability, epochs, spec.seed, work
         )
         self.mixing = spec.graph.mixing_matrix(self.graph) if self.graph.kind == "gossip" else None
 
@@ -189,6 +195,7 @@ class NodeBuilder:
             relays=self.relays_below(node.id),
         )
         if isinstance(config, HierFavgConfig):
+            config = self._cancelling(config)
             return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
         edge = FedAsyncEdge if isinstance(config.edge, FedAsyncConfig) else FedBuffEdge
         return edge(config, self.initial_weights(), deps, parent, group, fallbacks)
@@ -251,8 +258,29 @@ class NodeBuilder:
             heartbeats=self.heartbeats,
             checkpoint=self.checkpointer(node_id),
             relays=self.relays_below(node_id),
+            train_evaluator=self._train_evaluator(config.eval_train, config.eval_train_samples),
         )
+        if isinstance(config, RoundSettings):
+            config = self._cancelling(config)
         return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
+
+    def _train_evaluator(self, wanted: bool, samples: int | None) -> Evaluator | None:
+        """Scores a model on the union of the clients' training data, or a fixed seeded sample."""
+        if not wanted:
+            return None
+        x = torch.cat([c.x for c in self.data.clients])
+        y = torch.cat([c.y for c in self.data.clients])
+        if samples is not None and samples < len(y):
+            generator = torch.Generator().manual_seed(derived_seed(self.spec.seed, 8))
+            keep = torch.randperm(len(y), generator=generator)[:samples]
+            x, y = x[keep], y[keep]
+        return TorchTrainer(self._model(), x, y, TrainConfig(), 0).evaluate
+
+    def _cancelling(self, config: R) -> R:
+        """Synchronous rounds cancel late clients' work by default in simulations only."""
+        if config.cancel_late is not None:
+            return config
+        return config.model_copy(update={"cancel_late": self.spec.mode == "sim"})
 
     def _client_trainer(self, index: int) -> Trainer:
         trainer = self.client_trainer(index)

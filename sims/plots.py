@@ -5,10 +5,12 @@ wall for real runs: the axis says which, or both when they are mixed),
 against applied updates (gossip runs: against rounds, as they apply none) and
 against bytes sent (updates up, or models between gossip peers); the
 staleness histogram; and participation (applied updates per client, sorted).
+Dashed: the global model's training loss, when the server records it (`eval_train`).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,7 +74,7 @@ def curves(run: Run) -> dict[str, list[float]]:
     """Per evaluation: clock time, progress (updates applied so far; a gossip run's
     round), bytes sent so far, accuracy and loss."""
     applied, sent = 0, 0
-    out: dict[str, list[float]] = {k: [] for k in ("progress", "bytes", "accuracy", "loss")}
+    out: dict[str, list[float]] = {k: [] for k in ("progress", "bytes", "accuracy", "loss", "train")}
     evals = []
     for r in run.records:
         if r["event"] == "update_applied":
@@ -88,6 +90,7 @@ def curves(run: Run) -> dict[str, list[float]]:
                 ("bytes", sent),
                 ("accuracy", r["accuracy"]),
                 ("loss", r["loss"]),
+                ("train", r.get("train_loss", math.nan)),  # [server] eval_train
             ):
                 out[key].append(value)
     out["time"] = clock_times(run.records, evals, run.clock)
@@ -128,14 +131,17 @@ def plot_runs(runs: list[Run], path: Path, title: str = "") -> None:
         c = curves(run)
         for row, metric in enumerate(("accuracy", "loss")):
             for col, (key, _, factor) in enumerate(xs):
-                axes[row, col].plot([v * factor for v in c[key]], c[metric], label=run.label)
+                x = [v * factor for v in c[key]]
+                line = axes[row, col].plot(x, c[metric], label=run.label)
+                if metric == "loss" and any(not math.isnan(v) for v in c["train"]):
+                    axes[row, col].plot(x, c["train"], "--", color=line[0].get_color())
         applied = [r for r in run.records if r["event"] == "update_applied"]
         staleness = [r["staleness"] for r in applied]
         if staleness:
             axes[2, 0].hist(staleness, bins=range(max(staleness) + 2), histtype="step", label=run.label)
         counts = sorted(Counter(r["client"] for r in applied).values())
         axes[2, 1].plot(list(accumulate(1 for _ in counts)), counts, label=run.label)
-    for row, metric in enumerate(("test accuracy", "test loss")):
+    for row, metric in enumerate(("test accuracy", "test loss (dashed: training loss)")):
         for col, (_, xlabel, _) in enumerate(xs):
             axes[row, col].set(xlabel=xlabel, ylabel=metric)
     axes[2, 0].set(xlabel="staleness τ", ylabel="updates")

@@ -107,6 +107,7 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "final_accuracy": evals[-1]["accuracy"] if evals else None,
         "best_accuracy": max((r["accuracy"] for r in evals), default=None),
         "final_loss": evals[-1]["loss"] if evals else None,
+        "final_train_loss": evals[-1].get("train_loss") if evals else None,  # with [server] eval_train
         "target_accuracy": target_accuracy,
         "time_to_target_s": (reached["t"] - start_t) if reached else None,
         "sim_time_to_target_s": reached["vt"] if reached else None,

@@ -112,9 +112,11 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
         tg.create_task(node.run())
         stall = tg.create_task(_note_stall(loop, guard))
         clock = tg.create_task(guard.watch_clock())
+        failure = tg.create_task(_note_failure(node, end))
         await ended.wait()
         stall.cancel()
         clock.cancel()
+        failure.cancel()
         node.stop()
     recorder.close()
     if pool is not None and pool.failure is not None:
@@ -126,6 +128,11 @@ def _watch(guard: RunGuard, on_record: Callable[[Record], None] | None, record: 
     guard.on_record(record)
     if on_record is not None:
         on_record(record)
+
+
+async def _note_failure(node: Node, end: Callable[[str], None]) -> None:
+    await node.failed.wait()
+    end("actor_failed")
 
 
 async def _note_stall(loop: VirtualTimeLoop, guard: RunGuard) -> None:

@@ -24,14 +24,19 @@ class WorkPlan:
         compute_s: how long the work takes in clock seconds (None: as long as
             training really takes).
         epochs: local epochs to run (None: the configured work).
+        steps: or this many SGD steps (partial work finer than an epoch: what
+            fits the deadline); None: `epochs` says.
         drop: the client never answers this task (it went offline or failed).
         reason: why it drops (for the event log).
+        straggler: the behaviour drew this task as a straggler's (event log).
     """
 
     compute_s: float | None = None
     epochs: int | None = None
+    steps: int | None = None
     drop: bool = False
     reason: str = ""
+    straggler: bool = False
 
 
 class ClientBehaviour(Protocol):
@@ -44,7 +49,8 @@ class ClientBehaviour(Protocol):
             num_samples: the client's training samples.
             epochs: epochs the task asks for (None: the client's configured work).
             deadline_s: time the parent allows for the task; a client that would
-                take longer does only the epochs that fit (variable local work).
+                take longer does only the work that fits, at least one step
+                (FedProx's variable local work).
         """
         ...
 

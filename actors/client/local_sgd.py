@@ -119,6 +119,7 @@ def local_train(
     config: TrainConfig,
     generator: torch.Generator,
     epochs: int | None = None,
+    steps: int | None = None,
 ) -> TrainResult:
     """Train `model` in place with minibatch SGD on `(x, y)`.
 
@@ -132,6 +133,8 @@ def local_train(
         generator: the only source of the shuffling (a CPU generator).
         epochs: if given, train this many epochs instead of what `config`
             says (variable local work per client or per round).
+        steps: if given (and `epochs` is not), train this many SGD steps instead
+            (a straggler's partial work: what fits its deadline).
 
     Raises:
         TrainingInputError: `x` and `y` do not fit each other or are empty.
@@ -139,6 +142,8 @@ def local_train(
     """
     if epochs is not None:
         config = TrainConfig.model_validate({**config.model_dump(), "epochs": epochs, "steps": None})
+    elif steps is not None:
+        config = TrainConfig.model_validate({**config.model_dump(), "epochs": None, "steps": steps})
     num_samples = _check_data(x, y)
     was_training = model.training
     model.train()

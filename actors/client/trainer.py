@@ -27,7 +27,12 @@ class Trainer(Protocol):
         ...
 
     def fit(self, weights: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
-        """Train from `weights`; return the trained weights (fresh tensors) and the result."""
+        """Train from `weights`; return the trained weights (fresh tensors) and the result.
+
+        A trainer that also takes `steps` (keyword, partial work finer than an
+        epoch) is called `fit(weights, steps=k)` when a straggler's deadline
+        allows only k steps; one without it then gets `fit(weights, 1)`.
+        """
         ...
 
     def evaluate(self, weights: StateDict) -> Evaluation:
@@ -71,17 +76,21 @@ class TorchTrainer:
     def num_samples(self) -> int:
         return len(self.y)
 
-    def fit(self, weights: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
+    def fit(
+        self, weights: StateDict, epochs: int | None = None, *, steps: int | None = None
+    ) -> tuple[StateDict, TrainResult]:
         number, self.fits = self.fits, self.fits + 1
-        return self.fit_task(weights, epochs, number)
+        return self.fit_task(weights, epochs, number, steps=steps)
 
-    def fit_task(self, weights: StateDict, epochs: int | None, number: int) -> tuple[StateDict, TrainResult]:
+    def fit_task(
+        self, weights: StateDict, epochs: int | None, number: int, *, steps: int | None = None
+    ) -> tuple[StateDict, TrainResult]:
         """`fit` as the client's task `number` (what a simulation worker runs)."""
         seed = task_seed(self.seed, number)
         self.model.load_state_dict(weights)
         generator = torch.Generator().manual_seed(seed)
         with _global_rng_seeded(seed, self.device):
-            result = local_train(self.model, self.x, self.y, self.config, generator, epochs)
+            result = local_train(self.model, self.x, self.y, self.config, generator, epochs, steps)
         return self._weights(), result
 
     def _weights(self) -> StateDict:

@@ -1,5 +1,10 @@
 """`TrainerClient`: trains on each task from its parent and replies with an update.
 
+Tasks are trained one at a time, in the order they came, each in a task of
+its own beside the mailbox, so that a `Cancel` from the parent (its round
+closed without this client) stops that stale work at once and the client is
+free for the next round (`task_cancelled` in the event log).
+
 With heartbeats (see `actors.liveness`) it watches its parent; when the parent
 falls silent it joins its next fallback (`parent_lost` in the event log), and
 an update trained for the lost parent is discarded.
@@ -7,16 +12,70 @@ an update trained for the lost parent is discarded.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Sequence
 
 from actors.actor import Actor, handler
-from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
+from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, WorkPlan, take_planned_time
+from actors.client.local_sgd import TrainResult
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
 from actors.errors import FedActorsError
 from actors.liveness import Heartbeats, Liveness, ParentLink
-from actors.protocol import Evaluate, Evaluation, Join, Leave, Task, Update
-from actors.statedict import sub
+from actors.protocol import Cancel, Evaluate, Evaluation, Join, Leave, Task, Update
+from actors.statedict import StateDict, sub
+
+
+def _fit(
+    trainer: Trainer, weights: StateDict, epochs: int | None, steps: int | None
+) -> tuple[StateDict, TrainResult]:
+    """`trainer.fit` for whole epochs, or for `steps` SGD steps of partial work
+    (a trainer that cannot count steps does one epoch instead)."""
+    if steps is None:
+        return trainer.fit(weights, epochs)
+    if "steps" in inspect.signature(trainer.fit).parameters:
+        return trainer.fit(weights, steps=steps)  # type: ignore[call-arg]
+    return trainer.fit(weights, 1)
+
+
+def _share_of_deadline(deadline_s: float | None, spent_s: float, rounds_left: int) -> float | None:
+    """The time one local round may take so that all `rounds_left` still fit the
+    task's deadline (HierFAVG's κ1 rounds share it equally; None: no deadline)."""
+    if deadline_s is None:
+        return None
+    return max(0.0, deadline_s - spent_s) / rounds_left
+
+
+class _Work:
+    """What a task's local rounds have done so far."""
+
+    def __init__(self, epochs: int | None) -> None:
+        self.weights: StateDict | None = None
+        self.epochs = epochs  # of the last local round
+        self.losses: list[float] = []
+        self.num_samples = 0
+        self.compute_s = 0.0
+        self.steps = 0
+        self.straggler = False
+
+    def add(
+        self, weights: StateDict, result: TrainResult, epochs: int | None, plan: WorkPlan, compute_s: float
+    ) -> None:
+        self.weights, self.epochs = weights, epochs
+        self.losses.append(result.mean_loss)
+        self.num_samples = result.num_samples
+        self.steps += result.num_steps
+        self.compute_s += compute_s
+        self.straggler = self.straggler or plan.straggler
+
+    def update(self, task: Task) -> Update:
+        assert self.weights is not None  # at least one local round ran
+        payload = sub(self.weights, task.weights) if task.want_delta else self.weights
+        loss = sum(self.losses) / len(self.losses)
+        return Update(
+            task.task_id, task.version, payload, task.want_delta, self.num_samples, loss, self.compute_s
+        )
 
 
 class TrainerClient(Actor):
@@ -43,6 +102,10 @@ class TrainerClient(Actor):
         self.link = ParentLink(parent, fallbacks)
         self.behaviour: ClientBehaviour = behaviour or AsFastAsPossible()
         self.tasks_done = 0
+        self._tasks: asyncio.Queue[tuple[Task, str]] = asyncio.Queue()
+        self._current: tuple[int, asyncio.Task[None]] | None = None  # the task id in training
+        self._queued: set[int] = set()  # task ids waiting for the one in training
+        self._cancelled: set[int] = set()  # queued tasks the parent no longer wants
         self.liveness = Liveness(self, heartbeats, self._parent_lost) if heartbeats else None
 
     @property
@@ -50,6 +113,7 @@ class TrainerClient(Actor):
         return self.link.parent
 
     async def on_start(self) -> None:
+        self.start_task(self._work(), "work")
         await self._join()
 
     async def _join(self) -> None:
@@ -66,50 +130,65 @@ class TrainerClient(Actor):
 
     @handler
     async def on_task(self, task: Task, sender: str) -> None:
-        weights, epochs, losses = task.weights, task.epochs, []
-        num_samples, compute_s = 0, 0.0
-        for _ in range(max(1, task.rounds)):
-            now = self.clock.now()
-            plan = self.behaviour.plan(now, self.trainer.num_samples, task.epochs, task.deadline_s)
-            if plan.drop:
-                self.metrics.record(
-                    "task_dropped", task=task.task_id, version=task.version, reason=plan.reason
-                )
+        self._queued.add(task.task_id)
+        self._tasks.put_nowait((task, sender))
+
+    @handler
+    async def on_cancel(self, msg: Cancel, sender: str) -> None:
+        if self._current is not None and self._current[0] == msg.task_id:
+            self._current[1].cancel()
+        elif msg.task_id in self._queued:
+            self._cancelled.add(msg.task_id)
+        else:
+            return  # done already: its update is on its way and will be dropped as late
+        self.metrics.record("task_cancelled", task=msg.task_id)
+
+    async def _work(self) -> None:
+        """Tasks one at a time, each in its own task so that `Cancel` can stop it."""
+        while True:
+            task, sender = await self._tasks.get()
+            self._queued.discard(task.task_id)
+            if task.task_id in self._cancelled:
+                self._cancelled.discard(task.task_id)
+                continue
+            work = self.start_task(self._do_task(task, sender), f"task-{task.task_id}")
+            self._current = (task.task_id, work)
+            await asyncio.wait([work])
+            self._current = None
+
+    async def _do_task(self, task: Task, sender: str) -> None:
+        work = _Work(task.epochs)
+        for done in range(max(1, task.rounds)):
+            if not await self._local_round(task, work, max(1, task.rounds) - done):
                 return
-            epochs = plan.epochs if plan.epochs is not None else task.epochs
-            weights, result = await self.compute(self.trainer.fit, weights, epochs)
-            compute_s += await take_planned_time(self.clock, now, plan)
-            losses.append(result.mean_loss)
-            num_samples = result.num_samples
-        payload = sub(weights, task.weights) if task.want_delta else weights
-        loss = sum(losses) / len(losses)
+        update = work.update(task)
         self.tasks_done += 1
         self.metrics.record(
-            "task_trained",
-            task=task.task_id,
-            version=task.version,
-            epochs=epochs,
-            rounds=task.rounds,
-            loss=loss,
-            compute_s=compute_s,
-            bytes=tree_nbytes(payload),
-        )
+            "task_trained", task=task.task_id, version=task.version, epochs=work.epochs, steps=work.steps,
+            rounds=task.rounds, loss=update.loss, compute_s=update.compute_s,
+            bytes=tree_nbytes(update.weights), straggler=work.straggler,
+        )  # fmt: skip
         if self.liveness is not None and sender != self.parent:
             self.metrics.record("update_discarded", task=task.task_id, parent=sender, reason="parent_lost")
             return
-        update = Update(
-            task_id=task.task_id,
-            base_version=task.version,
-            weights=payload,
-            is_delta=task.want_delta,
-            num_samples=num_samples,
-            loss=loss,
-            compute_s=compute_s,
-        )
         try:
             await self.send(sender, update)
         except FedActorsError as exc:
             self.log.warning("update_not_sent", parent=sender, task=task.task_id, reason=str(exc))
+
+    async def _local_round(self, task: Task, work: _Work, rounds_left: int) -> bool:
+        """One of the task's κ1 local rounds, in its share of the deadline; False: dropped."""
+        now = self.clock.now()
+        budget_s = _share_of_deadline(task.deadline_s, work.compute_s, rounds_left)
+        plan = self.behaviour.plan(now, self.trainer.num_samples, task.epochs, budget_s)
+        if plan.drop:
+            self.metrics.record("task_dropped", task=task.task_id, version=task.version, reason=plan.reason)
+            return False
+        epochs = plan.epochs if plan.epochs is not None else task.epochs
+        weights = task.weights if work.weights is None else work.weights
+        trained, result = await self.compute(_fit, self.trainer, weights, epochs, plan.steps)
+        work.add(trained, result, epochs, plan, await take_planned_time(self.clock, now, plan))
+        return True
 
     @handler
     async def on_evaluate(self, msg: Evaluate, sender: str) -> Evaluation:

@@ -2,12 +2,22 @@
 
 Lian, Zhang, Zhang, Hsieh, Zhang, Liu. "Can Decentralized Algorithms
 Outperform Centralized Algorithms? A Case Study for Decentralized Parallel
-Stochastic Gradient Descent." NeurIPS 2017. Every round each peer does its
-local work (the `[client]` settings), sends the result to its neighbours, and
-once it holds every neighbour's model of that round it takes the weighted
-average with its row of the mixing matrix:
+Stochastic Gradient Descent." NeurIPS 2017, Algorithm 1. Every round each
+peer sends its model x_i to its neighbours, does its local work (the
+`[client]` settings) starting from that same x_i, and once it holds every
+neighbour's model of that round it combines:
 
-    x_i ← Σ_j W_ij · x_j^(local)      (j = i and its neighbours)
+    x_i ← Σ_j W_ij · x_j  −  γ ∇f_i(x_i)      (j = i and its neighbours)
+
+where the local work's change, local(x_i) − x_i, stands for −γ ∇f_i(x_i)
+(exactly that for one SGD step: `steps = 1`). The gradient is taken at the
+peer's own pre-mix model, so training and the exchange overlap.
+
+`algorithm = "atc"` is the adapt-then-combine (diffusion) order instead:
+train first, then mix the trained models, x_i ← Σ_j W_ij (x_j − γ∇f_j(x_j))
+(Sayed, "Adaptation, Learning, and Optimization over Networks", Foundations
+and Trends in Machine Learning 7(4-5), 2014, §7.3). It mixes fresher models
+but the exchange waits for every neighbour's training.
 
 With `gossip_steps = k > 1` the averaging is repeated k times per round
 (x ← W^k x: multiple consensus steps, Berahas et al. 2019), which shrinks the
@@ -33,15 +43,16 @@ from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
-from actors.errors import ActorNotFoundError
+from actors.errors import FedActorsError
 from actors.protocol import Gossip, Leave, PeerReport, Snapshot
-from actors.statedict import StateDict, weighted_mean
+from actors.statedict import StateDict, add, sub, weighted_mean
 
 
 class DpsgdConfig(BaseModel):
     """D-PSGD's settings.
 
     Attributes:
+        algorithm: `dpsgd` (Lian et al.'s update) or `atc` (adapt then combine).
         report_every: rounds between reports to the monitor (its evaluation period).
         gossip_steps: averaging exchanges with the neighbours per round.
         init: `independent`: each peer draws its own initial model (consensus
@@ -50,7 +61,7 @@ class DpsgdConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    algorithm: Literal["dpsgd"] = "dpsgd"
+    algorithm: Literal["dpsgd", "atc"] = "dpsgd"
     report_every: int = Field(default=1, gt=0)
     gossip_steps: int = Field(default=1, gt=0)
     init: Literal["independent", "same"] = "independent"
@@ -89,6 +100,7 @@ class DpsgdPeer(Actor):
         self.done = False
         self._inbox: dict[int, dict[str, StateDict]] = defaultdict(dict)
         self._complete = asyncio.Event()
+        self.bytes_sent = 0  # tensor bytes of the models sent to neighbours
 
     async def on_start(self) -> None:
         await self._report()
@@ -99,38 +111,49 @@ class DpsgdPeer(Actor):
             await self._round(self.round + 1)
 
     async def _round(self, number: int) -> None:
-        model = await self._local_work(number)
-        sent = 0
-        for _ in range(self.config.gossip_steps):
-            sent += tree_nbytes(model) * (len(self.mixing) - 1)
-            model = await self._average(self.exchanges + 1, model)
-            self.exchanges += 1
+        sent_before = self.bytes_sent
+        if self.config.algorithm == "atc":
+            model = await self._mix(await self._local_work(number))
+        else:
+            own = self.params
+            await self._send_model(self.exchanges + 1, own)
+            change = sub(await self._local_work(number), own)
+            model = add(await self._mix(own, sent=True), change)
         self.params = model
         self.round = number
+        sent = self.bytes_sent - sent_before
         self.metrics.record("gossip_round", round=number, neighbours=len(self.mixing) - 1, bytes=sent)
         if number % self.config.report_every == 0:
             await self._report()
 
-    async def _average(self, step: int, model: StateDict) -> StateDict:
-        """Gossip step `step`: send `model`, wait for every neighbour's, return Σ_j W_ij x_j."""
+    async def _mix(self, model: StateDict, sent: bool = False) -> StateDict:
+        """`gossip_steps` averaging exchanges starting from `model` (its first one
+        already sent when `sent`): W^k applied to the peers' models."""
+        for exchange in range(self.config.gossip_steps):
+            if exchange > 0 or not sent:
+                await self._send_model(self.exchanges + 1, model)
+            model = await self._average(self.exchanges + 1)
+            self.exchanges += 1
+        return model
+
+    async def _send_model(self, step: int, model: StateDict) -> None:
         self._inbox[step][self.name] = model
+        self.bytes_sent += tree_nbytes(model) * (len(self.mixing) - 1)
         for neighbour in sorted(self.mixing):
             if neighbour != self.name:
-                await self._gossip(neighbour, Gossip(step, model))
+                try:
+                    await self.send(neighbour, Gossip(step, model))
+                except FedActorsError as exc:  # it left: the run is ending, our Leave follows
+                    self.log.debug("gossip_not_sent", neighbour=neighbour, reason=type(exc).__name__)
+
+    async def _average(self, step: int) -> StateDict:
+        """Gossip step `step`: wait for every neighbour's model, return Σ_j W_ij x_j."""
         self._complete = asyncio.Event()
         if len(self._inbox[step]) < len(self.mixing):
             await self._complete.wait()
         models = self._inbox.pop(step)
         order = sorted(models)
         return weighted_mean([models[p] for p in order], [self.mixing[p] for p in order])
-
-    async def _gossip(self, neighbour: str, msg: Gossip) -> None:
-        try:
-            await self.send(neighbour, msg)
-        except ActorNotFoundError:
-            # A neighbour that already left: the run is ending (the monitor tells
-            # every peer to leave, one after the other); this peer's `Leave` follows.
-            self.log.debug("gossip_not_sent", peer=neighbour, step=msg.round)
 
     async def _local_work(self, number: int) -> StateDict:
         started = self.clock.now()

@@ -5,13 +5,26 @@ Inf. Theory 2006, with local SGD between exchanges. Each peer repeats, at its
 own pace: local work, then an exchange with a neighbour drawn from its own
 seeded generator:
 
-    i sends x_i (ask)       j replies with x_j and sets x_j ← x_j + (x_i − x_j)/2
-    i gets x_j              i sets   x_i ← x_i + (x_j − x_i^sent)/2
+    i sends x_i (ask)       j sets x_j ← (x_i + x_j)/2 and replies with its old x_j
+    i gets x_j              i sets x_i ← (x_i + x_j)/2
 
-Both moves are written as increments, so that a model changed meanwhile (by
-training finishing, or by a third peer's exchange) keeps that change, and the
-sum of the pair's models is unchanged by the exchange. A neighbour that does
-not answer within `exchange_timeout_s` is skipped for this step.
+both computed as the same float expression of the same two models (asker's
+first), so a completed exchange leaves the two peers at the same bits: the
+average of the two models as they were when the exchange was agreed.
+
+A peer is busy from the moment it asks until its exchange ends (reply,
+refusal or timeout). A busy peer *refuses* an exchange asked of it: it
+answers `Ack` instead of a model and changes nothing, and the asker records
+`gossip_refused` and goes back to local work. Deferring instead would
+deadlock two peers that ask each other at the same instant (each waiting for
+the other's answer); refusing keeps every exchange between two models that
+nobody else changes meanwhile, so the pair's sum is unchanged and nothing
+waits longer than `exchange_timeout_s`. Local training that finishes during
+an exchange adds its own change (trained − base) to the averaged model.
+
+A neighbour that does not answer within `exchange_timeout_s` is skipped for
+this step (if it did average and only its reply was lost, the pair's sum
+changes: the one case a lossy link can break).
 """
 
 from __future__ import annotations
@@ -26,8 +39,9 @@ from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_plan
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
 from actors.errors import FedActorsError
+from actors.messages import Ack
 from actors.protocol import Leave, PeerReport, PushPull, Snapshot
-from actors.statedict import StateDict, add, add_scaled, sub
+from actors.statedict import StateDict, add, sub, weighted_mean
 
 
 class PairwiseConfig(BaseModel):
@@ -45,6 +59,11 @@ class PairwiseConfig(BaseModel):
     eval_every_s: float = Field(default=10.0, gt=0)
     exchange_timeout_s: float = Field(default=30.0, gt=0)
     init: Literal["independent", "same"] = "independent"
+
+
+def pair_average(asker: StateDict, answerer: StateDict) -> StateDict:
+    """(x_asker + x_answerer) / 2, the one expression both sides of an exchange compute."""
+    return weighted_mean([asker, answerer], [1.0, 1.0])
 
 
 class PairwisePeer(Actor):
@@ -72,6 +91,7 @@ class PairwisePeer(Actor):
         self.behaviour: ClientBehaviour = behaviour or AsFastAsPossible()
         self.steps = 0
         self.exchanges = 0
+        self.busy = False
 
     async def on_start(self) -> None:
         self.start_task(self._run(), "pairwise")
@@ -99,27 +119,35 @@ class PairwisePeer(Actor):
         return True
 
     async def _exchange(self, neighbour: str) -> None:
+        self.busy = True
         sent = self.params
         try:
             reply = await self.ask(neighbour, PushPull(sent), self.config.exchange_timeout_s)
         except FedActorsError as exc:
             self.metrics.record("gossip_failed", neighbour=neighbour, reason=type(exc).__name__)
             return
-        if not isinstance(reply, PushPull):
+        finally:
+            self.busy = False
+        if isinstance(reply, Ack):
+            self.metrics.record("gossip_refused", neighbour=neighbour, step=self.steps)
+        elif isinstance(reply, PushPull):
+            self.params = pair_average(self.params, reply.weights)
+            self.exchanges += 1
+            moved = tree_nbytes(sent) + tree_nbytes(reply.weights)  # pushed and pulled
+            self.metrics.record("gossip_exchanged", neighbour=neighbour, step=self.steps, bytes=moved)
+        else:
             self.log.warning("gossip_dropped", neighbour=neighbour, reason=f"reply {reply.kind}")
-            return
-        self.params = add_scaled(self.params, sub(reply.weights, sent), 0.5)
-        self.exchanges += 1
-        moved = tree_nbytes(sent) + tree_nbytes(reply.weights)  # pushed and pulled
-        self.metrics.record("gossip_exchanged", neighbour=neighbour, step=self.steps, bytes=moved)
 
     @handler
-    async def on_push_pull(self, msg: PushPull, sender: str) -> PushPull:
-        mine = self.params
-        if sender in self.neighbours:
-            self.params = add_scaled(mine, sub(msg.weights, mine), 0.5)
-        else:
+    async def on_push_pull(self, msg: PushPull, sender: str) -> PushPull | None:
+        if sender not in self.neighbours:
             self.log.warning("gossip_dropped", sender=sender, reason="not_a_neighbour")
+            return None
+        if self.busy:
+            self.log.debug("gossip_refused_busy", sender=sender)
+            return None
+        mine = self.params
+        self.params = pair_average(msg.weights, mine)
         return PushPull(mine)
 
     @handler

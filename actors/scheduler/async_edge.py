@@ -14,7 +14,11 @@ staleness against the global model: staleness is tracked per level.
                                  keeping what the group learned since the push
 
 No update is lost by the rebase: progress made after a push travels up with
-the next push.
+the next push. A rebase changes the edge model but is not an edge version: τ
+at the edge counts the model updates of the edge's own aggregator only (as
+FedAsync's and FedBuff's τ does), so a client is not counted stale for the
+parent's progress. Rebases are recorded as their own event, `edge_rebased`
+(with `rebases`, the edge's count so far).
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class AsyncEdge(Uplink, AsyncServer):
     _since_push: int
     _has_model: bool
     _losses: list[float]
+    rebases: int
 
     def __init__(
         self,
@@ -79,6 +84,7 @@ class AsyncEdge(Uplink, AsyncServer):
         self._has_model = False
         self._losses = []
         self._task_received_at = 0.0
+        self.rebases = 0  # parent models adopted since the first: not edge versions
 
     async def client_joined(self, client: str) -> None:
         if self._has_model:
@@ -96,8 +102,10 @@ class AsyncEdge(Uplink, AsyncServer):
             return
         assert self._pushed is not None
         self.params = add(task.weights, sub(self.params, self._pushed))
-        self.version += 1
-        self.metrics.record("edge_rebased", version=self.version, parent_version=task.version)
+        self.rebases += 1
+        self.metrics.record(
+            "edge_rebased", version=self.version, parent_version=task.version, rebases=self.rebases
+        )
         self._open_task = task
         await self._push_when_due()
 
@@ -128,11 +136,13 @@ class AsyncEdge(Uplink, AsyncServer):
 
     def state(self) -> dict[str, Any]:
         edge = {"has_model": self._has_model, "base": self._base, "since_push": self._since_push}
+        edge["rebases"] = self.rebases
         return {**super().state(), **edge, "losses": list(self._losses)}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         super().load_state(state)
         self._has_model, self._since_push = bool(state["has_model"]), int(state["since_push"])
+        self.rebases = int(state.get("rebases", 0))
         base = state["base"]
         self._pushed = None if base is None else self.checked_model(base, "the edge's last push")
         self._losses = [float(loss) for loss in state["losses"]]

@@ -18,18 +18,17 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from actors.protocol import Task, Update
 from actors.scheduler.uplink import Uplink
-from actors.server.aggregators import AggregatorConfig, WeightedMeanConfig
 from actors.server.base import ServerDeps
-from actors.server.rounds import SyncRoundsServer
+from actors.server.rounds import RoundSettings, SyncRoundsServer
 from actors.statedict import StateDict, add
 
 
-class HierFavgConfig(BaseModel):
-    """HierFAVG's edge parameters (the round settings mean what they mean for FedAvg).
+class HierFavgConfig(RoundSettings):
+    """HierFAVG's edge parameters (the round settings mean, and are checked, as for FedAvg).
 
     Attributes:
         kappa1: κ1, local rounds of each client between edge aggregations.
@@ -38,18 +37,9 @@ class HierFavgConfig(BaseModel):
             parent (default: every child the graph gives it).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     mode: Literal["hierfavg"] = "hierfavg"
     kappa1: int = Field(default=1, gt=0)
     kappa2: int = Field(default=1, gt=0)
-    clients_per_round: int | None = Field(default=None, gt=0)
-    fraction: float | None = Field(default=None, gt=0, le=1)
-    min_clients: int | None = Field(default=None, gt=0)
-    min_updates: int = Field(default=1, gt=0)
-    round_deadline_s: float | None = Field(default=None, gt=0)
-    stragglers: Literal["drop", "partial"] = "drop"
-    aggregator: AggregatorConfig = Field(default_factory=WeightedMeanConfig)
 
 
 class _EdgeRounds:
@@ -123,9 +113,9 @@ class HierFavgScheduler(Uplink, SyncRoundsServer):
             updates = await self.run_round()
             if self.done:
                 return
-            if updates is None:
+            delta = None if updates is None else self.mean_delta(updates)
+            if updates is None or delta is None:
                 continue
-            delta = self.mean_delta(updates)
             result.add(delta, updates)
             self.params = add(self.params, delta)
             self.version += 1

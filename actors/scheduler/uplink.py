@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from actors.actor import handler
 from actors.errors import FedActorsError
 from actors.liveness import ParentLink
-from actors.protocol import Join, Leave, Task
+from actors.protocol import Cancel, Join, Leave, Task
 from actors.server.base import ServerActor
 
 
@@ -82,6 +82,12 @@ class Uplink(ServerActor):
             return
         if not self.done:
             await self.parent_task(msg)
+
+    @handler
+    async def on_cancel(self, msg: Cancel, sender: str) -> None:
+        """A scheduler finishes its edge work: its report is dropped as late upstream,
+        but its group's rounds have already been paid for and keep the edge model going."""
+        self.log.debug("cancel_ignored", task=msg.task_id, sender=sender)
 
     @handler
     async def on_leave(self, msg: Leave, sender: str) -> None:

@@ -58,6 +58,8 @@ class ServerDeps:
         relays: the only actors whose `Relayed` is taken (the relays below this
             server in the topology), each with the children it may speak for;
             None: anyone's, for anyone.
+        train_evaluator: scores the global model on the clients' training data
+            (or a fixed sample of it) at each evaluation; None: never.
     """
 
     evaluator: Evaluator | None
@@ -69,6 +71,7 @@ class ServerDeps:
     heartbeats: Heartbeats | None = None
     checkpoint: Checkpointer | None = None
     relays: Mapping[str, frozenset[str]] | None = None
+    train_evaluator: Evaluator | None = None
 
 
 class ServerActor(Checkpointed, Actor):
@@ -171,7 +174,11 @@ class ServerActor(Checkpointed, Actor):
             self.drop(sender, msg, reason)
             return
         del self.in_flight[sender]
-        await self.update_arrived(sender, msg, msg.weights)
+        try:
+            await self.update_arrived(sender, msg, msg.weights)
+        except Exception as exc:  # the client's slot is freed already: going on would stall the run
+            self.log.exception("update_failed", client=sender)
+            self.node.fail(self.name, "update_arrived", exc)
 
     @handler
     async def on_relayed(self, msg: Relayed, sender: str) -> None:
@@ -317,7 +324,13 @@ class ServerActor(Checkpointed, Actor):
             return
         result = await self.compute(self.deps.evaluator, self.params)
         self.last_accuracy = result.accuracy
-        self.metrics.record("evaluated", version=self.version, accuracy=result.accuracy, loss=result.loss)
+        train: dict[str, float] = {}
+        if self.deps.train_evaluator is not None:
+            on_train = await self.compute(self.deps.train_evaluator, self.params)
+            train = {"train_loss": on_train.loss, "train_accuracy": on_train.accuracy}
+        self.metrics.record(
+            "evaluated", version=self.version, accuracy=result.accuracy, loss=result.loss, **train
+        )
 
     async def finish(self, reason: str) -> None:
         """End the run: tell the recorder and every client."""

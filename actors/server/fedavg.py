@@ -15,17 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
-from actors.server.aggregators import AggregatorConfig, WeightedMeanConfig
 from actors.server.base import ServerDeps
 from actors.server.optimizers import ServerOptimizerConfig, ServerSgdConfig, build_server_optimizer
-from actors.server.rounds import SyncRoundsServer
+from actors.server.rounds import RoundSettings, SyncRoundsServer
 from actors.server.validation import ValidationConfig
 from actors.statedict import StateDict
 
 
-class FedAvgConfig(BaseModel):
+class FedAvgConfig(RoundSettings):
     """FedAvg's parameters.
 
     Attributes:
@@ -40,32 +39,20 @@ class FedAvgConfig(BaseModel):
         aggregator: how deltas are combined (weighted mean by sample count by default).
         optimizer: the server optimizer on the aggregated delta.
         eval_every: evaluate the global model every this many rounds.
+        eval_train: also score the global model on the clients' training data at
+            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
+        eval_train_samples: on a fixed sample of this many of those samples,
+            drawn with the run's seed (None: all of them).
         validation: the checks every update passes first (`[server.validation]`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     algorithm: Literal["fedavg"] = "fedavg"
-    clients_per_round: int | None = Field(default=None, gt=0)
-    fraction: float | None = Field(default=None, gt=0, le=1)
     min_clients: int = Field(default=1, gt=0)
-    min_updates: int = Field(default=1, gt=0)
-    round_deadline_s: float | None = Field(default=None, gt=0)
-    stragglers: Literal["drop", "partial"] = "drop"
-    aggregator: AggregatorConfig = Field(default_factory=WeightedMeanConfig)
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
     eval_every: int = Field(default=1, gt=0)
+    eval_train: bool = False
+    eval_train_samples: int | None = Field(default=None, gt=0)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
-
-    @model_validator(mode="after")
-    def _one_sampling_rule(self) -> FedAvgConfig:
-        if self.clients_per_round is not None and self.fraction is not None:
-            raise ValueError("set clients_per_round or fraction, not both")
-        if self.stragglers == "partial" and self.round_deadline_s is None:
-            raise ValueError(
-                "stragglers = 'partial' needs round_deadline_s (the time clients fit their work in)"
-            )
-        return self
 
 
 class FedAvgServer(SyncRoundsServer):
@@ -90,6 +77,6 @@ class FedAvgServer(SyncRoundsServer):
     async def _run_rounds(self) -> None:
         while not self.done:
             updates = await self.run_round()
-            if updates is not None:
-                delta = self.mean_delta(updates)
+            delta = None if updates is None else self.mean_delta(updates)
+            if updates is not None and delta is not None:
                 await self.new_version(self.optimizer.step(self.params, delta), contributors=len(updates))

@@ -41,6 +41,10 @@ class FedBuffConfig(BaseModel):
         task_timeout_s: a task with no update after this is lost (its client
             dropped out): it is recorded and the work is handed out again.
         eval_every: evaluate the global model every this many versions.
+        eval_train: also score the global model on the clients' training data at
+            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
+        eval_train_samples: on a fixed sample of this many of those samples,
+            drawn with the run's seed (None: all of them).
         validation: the checks every update passes first (`[server.validation]`).
     """
 
@@ -54,6 +58,8 @@ class FedBuffConfig(BaseModel):
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
     task_timeout_s: float | None = Field(default=None, gt=0)
     eval_every: int = Field(default=1, gt=0)
+    eval_train: bool = False
+    eval_train_samples: int | None = Field(default=None, gt=0)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 

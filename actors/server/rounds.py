@@ -13,37 +13,66 @@ import asyncio
 import math
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Self
 
-from actors.protocol import Update
-from actors.server.aggregators import AggregatorConfig, build_aggregator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from actors.errors import FedActorsError
+from actors.protocol import Cancel, Update
+from actors.server.aggregators import AggregatorConfig, WeightedMeanConfig, build_aggregator, least_updates
 from actors.server.base import ServerActor, ServerDeps
+from actors.server.errors import ServerError
 from actors.statedict import StateDict
 
 
-class RoundsConfig(Protocol):
-    """The settings a synchronous-rounds config has (see `FedAvgConfig` for their meaning)."""
+class RoundSettings(BaseModel):
+    """The round settings FedAvg and a HierFAVG edge share, validated one way
+    (see `FedAvgConfig` for their meaning).
 
-    @property
-    def clients_per_round(self) -> int | None: ...
+    `cancel_late`: when a round closes, tell each client it did not wait for
+    to stop that work (`Cancel`), so the client is free for the next round
+    instead of finishing stale work first. None: on in simulations, off in
+    real runs (the run's builder decides).
 
-    @property
-    def fraction(self) -> float | None: ...
+    `weighting`: the weight of each client's delta in the mean the server
+    optimizer gets: its sample count (FedAvg, McMahan et al.) or the same for
+    every client (`uniform`: Reddi et al. 2021, Alg. 2, Δ_t = (1/|S|) Σ Δ_i,
+    the input of FedAdam, FedYogi and FedAdagrad as published).
+    """
 
-    @property
-    def min_clients(self) -> int: ...
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    @property
-    def min_updates(self) -> int: ...
+    clients_per_round: int | None = Field(default=None, gt=0)
+    fraction: float | None = Field(default=None, gt=0, le=1)
+    min_clients: int | None = Field(default=None, gt=0)
+    min_updates: int = Field(default=1, gt=0)
+    round_deadline_s: float | None = Field(default=None, gt=0)
+    stragglers: Literal["drop", "partial"] = "drop"
+    cancel_late: bool | None = None
+    weighting: Literal["samples", "uniform"] = "samples"
+    aggregator: AggregatorConfig = Field(default_factory=WeightedMeanConfig)
 
-    @property
-    def round_deadline_s(self) -> float | None: ...
-
-    @property
-    def stragglers(self) -> Literal["drop", "partial"]: ...
-
-    @property
-    def aggregator(self) -> AggregatorConfig: ...
+    @model_validator(mode="after")
+    def _consistent_rounds(self) -> Self:
+        if self.clients_per_round is not None and self.fraction is not None:
+            raise ValueError("set clients_per_round or fraction, not both")
+        if self.stragglers == "partial" and self.round_deadline_s is None:
+            raise ValueError(
+                "stragglers = 'partial' needs round_deadline_s (the time clients fit their work in)"
+            )
+        if self.clients_per_round is not None and self.clients_per_round < self.min_updates:
+            raise ValueError(
+                f"min_updates = {self.min_updates} can never be met with clients_per_round = "
+                f"{self.clients_per_round}: every round would fail"
+            )
+        least, rule = least_updates(self.aggregator)
+        if self.min_updates < least:
+            raise ValueError(
+                f"min_updates = {self.min_updates} lets a round reach aggregator "
+                f"{self.aggregator.kind!r} with fewer than the {least} updates it needs ({rule}): "
+                f"set min_updates >= {least}"
+            )
+        return self
 
 
 class SyncRoundsServer(ServerActor):
@@ -55,7 +84,7 @@ class SyncRoundsServer(ServerActor):
 
     local_rounds = 1
 
-    def __init__(self, config: RoundsConfig, initial: StateDict, deps: ServerDeps) -> None:
+    def __init__(self, config: RoundSettings, initial: StateDict, deps: ServerDeps) -> None:
         super().__init__(initial, deps)
         self.config = config
         self.aggregator = build_aggregator(config.aggregator)
@@ -69,7 +98,7 @@ class SyncRoundsServer(ServerActor):
         if client in self._waiting:  # joined again mid-round: it restarted, its task is lost
             self.in_flight.pop(client, None)
             await self.task_lost(client)
-        if len(self.clients) >= self.config.min_clients or self.round > 0:
+        if len(self.clients) >= (self.config.min_clients or 1) or self.round > 0:
             self._enough_clients.set()
 
     async def lose_client(self, client: str, reason: str) -> None:
@@ -103,20 +132,38 @@ class SyncRoundsServer(ServerActor):
         for client in sampled:
             await self.send_task(client, want_delta=True, deadline_s=deadline_s, rounds=self.local_rounds)
         await self._wait_for_updates()
-        for late in self._waiting:
-            self.in_flight.pop(late, None)  # a late update is now an unknown task: dropped
+        for late in sorted(self._waiting):
+            task_id = self.in_flight.pop(late, None)  # a late update is now an unknown task: dropped
+            if self.config.cancel_late and task_id is not None:
+                await self._cancel(late, task_id)
         if len(self._updates) < self.config.min_updates:
             self.metrics.record("round_failed", round=self.round, updates=len(self._updates))
             return None
         return self._updates
 
-    def mean_delta(self, updates: dict[str, Update]) -> StateDict:
+    async def _cancel(self, client: str, task_id: int) -> None:
+        try:
+            await self.send_child(client, Cancel(task_id))
+        except FedActorsError as exc:  # gone: nothing to stop
+            self.log.debug("cancel_not_sent", client=client, reason=str(exc))
+
+    def mean_delta(self, updates: dict[str, Update]) -> StateDict | None:
         """The aggregator's combination of the round's deltas, clients in name order,
-        each weighted by its sample count; every update is recorded as applied."""
+        each weighted by its sample count (or all alike: `weighting = "uniform"`);
+        every update is recorded as applied.
+        None when the aggregator refused them: the round is recorded `round_failed`
+        (with the error) and the next one starts, instead of the rounds stopping."""
         clients = sorted(updates)
         ordered = [updates[c] for c in clients]
-        weights = [float(u.num_samples) for u in ordered]
-        delta = self.aggregator.aggregate([u.weights for u in ordered], weights)
+        uniform = self.config.weighting == "uniform"
+        weights = [1.0 if uniform else float(u.num_samples) for u in ordered]
+        try:
+            delta = self.aggregator.aggregate([u.weights for u in ordered], weights)
+        except ServerError as exc:
+            self.metrics.record(
+                "round_failed", round=self.round, updates=len(updates), reason=f"{type(exc).__name__}: {exc}"
+            )
+            return None
         for client, update in zip(clients, ordered, strict=True):
             self.record_applied(client, update, self.staleness(update), round=self.round)
         return delta

@@ -180,7 +180,9 @@ class WorkerPool:
                 if time.monotonic() > deadline:
                     raise WorkerError(self._unready(setup), f"not ready after {self.ready_timeout_s} s")
 
-    def submit(self, client: int, number: int, weights: StateDict, epochs: int | None) -> Future[JobDone]:
+    def submit(
+        self, client: int, number: int, weights: StateDict, epochs: int | None, steps: int | None = None
+    ) -> Future[JobDone]:
         """Hand task `number` of client `client` to the least busy worker."""
         future: Future[JobDone] = Future()
         with self._lock:
@@ -191,7 +193,7 @@ class WorkerPool:
             worker = min(self._workers.values(), key=lambda w: len(w.jobs))
             worker.jobs.add(job)
             self._jobs[job] = (future, worker, client, number)
-        message = TrainJob(job, client, number, weights, epochs)
+        message = TrainJob(job, client, number, weights, epochs, steps)
         self._loop.call_soon_threadsafe(self._post, worker.id, message)
         return future
 

@@ -41,6 +41,7 @@ class TrainJob(Message):
     number: int
     weights: TensorTree
     epochs: int | None = None
+    steps: int | None = None  # partial work: this many SGD steps instead of epochs
 
 
 @message("sim.trained")

@@ -11,8 +11,8 @@ from actors.statedict import StateDict
 from sims.workers.pending import PendingResult, PendingWeights, resolved
 from sims.workers.protocol import JobDone
 
-# (client index, task number, weights, epochs) -> the job's reply, later
-Submit = Callable[[int, int, StateDict, int | None], Future[JobDone]]
+# (client index, task number, weights, epochs, steps) -> the job's reply, later
+Submit = Callable[[int, int, StateDict, int | None, int | None], Future[JobDone]]
 
 
 class WorkerTrainer:
@@ -38,9 +38,11 @@ class WorkerTrainer:
     def num_samples(self) -> int:
         return self.local.num_samples
 
-    def fit(self, weights: StateDict, epochs: int | None = None) -> tuple[StateDict, PendingResult]:
+    def fit(
+        self, weights: StateDict, epochs: int | None = None, *, steps: int | None = None
+    ) -> tuple[StateDict, PendingResult]:
         number, self.fits = self.fits, self.fits + 1
-        job = self.submit(self.client, number, resolved(weights), epochs)
+        job = self.submit(self.client, number, resolved(weights), epochs, steps)
         return PendingWeights(job), PendingResult(job, self.local.num_samples)
 
     def evaluate(self, weights: StateDict) -> Evaluation:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import socket
 import sys
@@ -58,9 +59,11 @@ class Trainers:
                 trainer = self._trainers[job.client] = self.builder.client_trainer(job.client)
             fit_task = getattr(trainer, "fit_task", None)
             if fit_task is not None:
-                weights, result = fit_task(job.weights, job.epochs, job.number)
-            else:  # a user's trainer: its own seeding (see docs/simulation.md, Scaling)
-                weights, result = trainer.fit(job.weights, job.epochs)
+                weights, result = fit_task(job.weights, job.epochs, job.number, steps=job.steps)
+            elif job.steps is not None and "steps" in inspect.signature(trainer.fit).parameters:
+                weights, result = trainer.fit(job.weights, steps=job.steps)  # a user's trainer
+            else:  # a user's trainer: its own seeding; one epoch for steps it cannot count
+                weights, result = trainer.fit(job.weights, job.epochs if job.steps is None else 1)
         except Exception as exc:
             return JobFailed(job.job, f"{type(exc).__name__}: {exc}")
         busy = time.perf_counter() - started

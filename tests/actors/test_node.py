@@ -171,23 +171,28 @@ async def test_stopping_the_node_runs_on_stop_and_records_metrics() -> None:
     assert set(record) >= {"t", "vt"}
 
 
-async def test_a_failing_background_task_is_logged_and_the_node_goes_on() -> None:
+async def test_a_failing_background_task_is_logged_and_stops_its_actor_and_its_node() -> None:
     node = Node("n1")
     echo = node.spawn(Echo(), "echo")
-    probe = node.spawn(Probe(), "probe")
 
     async def boom() -> None:
         raise RuntimeError("task broke")
 
     with structlog.testing.capture_logs() as logs:
-        async with running(node):
-            task = echo.start_task(boom(), "boom")
-            await asyncio.wait([task])
-            reply = await probe.ask("echo", Ping(1))
+        async with asyncio.timeout(10):
+            run = asyncio.create_task(node.run())
+            await node.wait_started()
+            echo.start_task(boom(), "boom")
+            await run  # the node stopped itself: no silent stall
 
-    assert reply == Pong(2)
     assert echo.failures == ["task broke"]
-    assert any(entry["event"] == "task_failed" for entry in logs)
+    assert echo.stopped
+    assert node.failed.is_set()
+    assert node.failure == "echo:boom: RuntimeError: task broke"
+    failed = [e for e in logs if e["event"] == "task_failed"]
+    assert failed[0]["task"] == "boom"
+    assert failed[0]["exc_info"] is True  # logged with its traceback
+    assert [e["event"] for e in logs if e["event"] == "run_failed"] == ["run_failed"]
 
 
 async def test_two_nodes_on_the_local_transport_route_by_directory_and_reply() -> None:

@@ -95,11 +95,19 @@ class ComputeSpec(_Spec):
             simulation that is no simulated time at all).
         slow_fraction: this fraction of clients (chosen by the seed) is slower...
         slow_factor: ...by this factor.
+        straggler_probability: each task, the client is a straggler for that
+            task with this probability (FedProx's "x% of the selected clients
+            are stragglers each round", Li et al. 2020 §5.2), beside `slow_fraction`.
+        straggler_work: what a straggler's task is: `slow_factor` times slower,
+            or `uniform`: in the time its full work takes it manages only x of
+            its E epochs, x uniform in {1, ..., E} (FedProx §5.2).
     """
 
     time: TimeSpec | None = None
     slow_fraction: float = Field(default=0.0, ge=0, le=1)
     slow_factor: float = Field(default=1.0, ge=1)
+    straggler_probability: float = Field(default=0.0, ge=0, le=1)
+    straggler_work: Literal["slow_factor", "uniform"] = "slow_factor"
 
 
 class Crash(_Spec):

@@ -47,6 +47,18 @@ AGGREGATORS: dict[str, Callable[[Any], Aggregator]] = {
 }
 
 
+def least_updates(config: AggregatorConfig) -> tuple[int, str]:
+    """The fewest updates the aggregator accepts in one aggregation, and the rule why."""
+    if not isinstance(config, KrumConfig | MultiKrumConfig):
+        return 1, "at least one update"
+    f = config.byzantine
+    rule = f"n >= 2f + 3 with byzantine f = {f}"
+    m = config.m if isinstance(config, MultiKrumConfig) else None
+    if m is not None and m > 2 * f + 3:
+        return m, f"{rule}, and n >= m = {m}"
+    return 2 * f + 3, rule
+
+
 def build_aggregator(config: AggregatorConfig) -> Aggregator:
     """Return the aggregator that `config` (already validated) describes."""
     return AGGREGATORS[config.kind](config)
@@ -72,4 +84,5 @@ __all__ = [
     "WeightedMeanConfig",
     "build_aggregator",
     "check_updates",
+    "least_updates",
 ]

@@ -10,6 +10,7 @@ import torch
 from pydantic import TypeAdapter
 
 from actors.server.errors import OptimizerStateError
+from actors.server.fedavg import FedAvgConfig, FedAvgServer
 from actors.server.optimizers import (
     FedAdagrad,
     FedAdagradConfig,
@@ -23,6 +24,7 @@ from actors.server.optimizers import (
     build_server_optimizer,
 )
 from actors.statedict import StateDict, StateDictMismatchError
+from tests.actors.server.test_servers import FixedTrainer, run_star, weights
 
 ADAPTER: TypeAdapter[ServerOptimizerConfig] = TypeAdapter(ServerOptimizerConfig)
 
@@ -304,3 +306,23 @@ def test_the_union_builds_the_optimizer_named_by_kind() -> None:
 def test_bad_optimizer_tables_name_the_field(table: dict[str, object], message: str) -> None:
     with pytest.raises(pydantic.ValidationError, match=message):
         ADAPTER.validate_python(table)
+
+
+async def test_fedadam_with_uniform_weighting_gets_the_plain_mean_of_the_deltas_as_reddi_et_al() -> None:
+    adam = FedAdamConfig(lr=0.1, beta1=0.9, beta2=0.99, tau=1e-3)
+    trainers = [FixedTrainer(1.0, 10), FixedTrainer(4.0, 30)]  # deltas 1 and 4 from x = 0 in round 1
+
+    results = {}
+    for weighting in ("uniform", "samples"):
+        config = FedAvgConfig(optimizer=adam, weighting=weighting)
+        server, _ = await run_star(lambda deps, c=config: FedAvgServer(c, weights(0.0), deps), trainers, 1)
+        results[weighting] = float(server.params["w"][0])
+
+    # By hand, one step of Reddi et al. Alg. 2 from m = 0, v = τ²:
+    def adam_step(delta: float) -> float:
+        m = 0.1 * delta
+        v = 0.99 * 1e-6 + 0.01 * delta**2
+        return 0.0 + 0.1 * m / (v**0.5 + 1e-3)
+
+    assert results["uniform"] == pytest.approx(adam_step((1.0 + 4.0) / 2), rel=1e-12)
+    assert results["samples"] == pytest.approx(adam_step((10 * 1.0 + 30 * 4.0) / 40), rel=1e-12)

@@ -147,4 +147,5 @@ async def test_a_restored_async_edge_rebases_on_its_parents_next_task_keeping_it
     await restored.parent_task(Task(2, 7, {"w": torch.tensor([20.0], dtype=torch.float64)}, True))
 
     assert restored.params["w"].item() == 20.0 + (10.5 - 10.0)  # the parent's new model + the edge's progress
-    assert restored.version == 2  # 1 from its group, 1 for the rebase
+    assert restored.version == 1  # from its group: a rebase is not an edge version
+    assert restored.rebases == 1
