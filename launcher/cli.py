@@ -27,9 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fedactors` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
+    before = tracebacks_logged()
     code = int(args.func(args))
-    if code == 0 and tracebacks_logged():
-        print(f"fedactors: {tracebacks_logged()} traceback(s) logged above: exit code 1", file=sys.stderr)
+    logged = tracebacks_logged() - before
+    if code == 0 and logged:
+        print(f"fedactors: {logged} traceback(s) logged above: exit code 1", file=sys.stderr)
         return EXIT_TRACEBACK
     return code
 
