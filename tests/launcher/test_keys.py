@@ -115,7 +115,7 @@ def test_a_launcher_writes_the_resolved_setting_into_the_spec_its_nodes_read() -
 
 
 def test_an_unresolved_auto_makes_a_node_fail_closed(tmp_path: Path) -> None:
-    with pytest.raises(KeyFileError, match=r"run\.key_secret"):
+    with pytest.raises(KeyFileError, match=r"node-0\.key_secret"):
         node_curve(SecuritySpec(keys_dir=tmp_path), "node-0")
 
 
@@ -129,7 +129,7 @@ def test_a_typo_in_the_security_table_is_refused_naming_the_key() -> None:
 def test_each_node_uses_its_named_key_and_expects_each_peer_to_prove_its_own(tmp_path: Path) -> None:
     run_public = read_public_key(new_keys("run", tmp_path)[0])
     lab_public = read_public_key(new_keys("lab", tmp_path)[0])
-    security = SecuritySpec(curve=True, keys_dir=tmp_path, node_keys={"launcher": "lab"})
+    security = SecuritySpec(curve=True, keys_dir=tmp_path, key="run", node_keys={"launcher": "lab"})
 
     launcher = node_curve(security, "launcher")
     node = node_curve(security, "node-0")
@@ -148,7 +148,7 @@ def test_validate_refuses_curve_without_keys_naming_the_file(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no keys/ here
     curve_on = tmp_path / "curve.toml"
-    curve_on.write_text(EXAMPLE.read_text() + '\n[security]\ncurve = true\nkeys_dir = "nokeys"\n')
+    curve_on.write_text(EXAMPLE.read_text() + '\n[security]\ncurve = true\nkeys_dir = "nokeys"\nkey = "run"\n')
 
     auto_code = main(["validate", str(EXAMPLE)])
     curve_code = main(["validate", str(curve_on)])
