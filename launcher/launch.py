@@ -110,8 +110,9 @@ def security_line(security: SecuritySpec) -> str:
     if security.key is not None:
         return f"security: CURVE on every link; every node shares the pair {keys}{security.key}"
     return (
-        f"security: CURVE on every link; a key pair per node in {keys} (launcher: "
-        f"{security.key_of(LAUNCHER_NODE)}), missing ones made at launch; each host gets only its node's secret"
+        f"security: CURVE on every link; a key pair per node in {keys} "
+        f"(launcher: {security.key_of(LAUNCHER_NODE)}), missing ones made at launch; "
+        "each host gets only its node's secret"
     )
 
 
