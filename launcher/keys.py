@@ -30,6 +30,7 @@ from actors.transport.curve import (
     PUBLIC_SUFFIX,
     SECRET_SUFFIX,
     CurveConfig,
+    check_private,
     key_paths,
     read_allowed_keys,
     read_key_pair,
@@ -117,14 +118,22 @@ def with_security_resolved(spec: RunSpec, all_hosts_local: bool) -> RunSpec:
 def check_keys(security: SecuritySpec) -> None:
     """With `curve = true`, load the launcher's keys now, so a missing or malformed
     key file is refused before any process starts (`auto` is checked once resolved).
+    A pair the launcher makes when missing (a pair per node) need not exist yet;
+    the keys that do are checked.
 
     Raises:
         KeyFileError: naming the file.
     """
     from launcher.node_main import LAUNCHER_NODE  # node_main imports this module
 
-    if security.curve is True and not made_for(security, LAUNCHER_NODE):
+    if security.curve is not True:
+        return
+    if not made_for(security, LAUNCHER_NODE) or key_paths(security.keys_dir, LAUNCHER_NODE)[1].exists():
         node_curve(security, LAUNCHER_NODE)
+    elif security.keys_dir.exists():
+        check_private(security.keys_dir)
+        if any(security.keys_dir.glob(f"*{PUBLIC_SUFFIX}")):
+            read_public_keys(security.keys_dir)
 
 
 # -- a pair per node: made by the launcher, shipped to each host ------------------------

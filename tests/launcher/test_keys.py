@@ -309,3 +309,19 @@ def test_with_one_shared_pair_or_without_curve_nothing_is_shipped(tmp_path: Path
     for security in (shared, SecuritySpec(curve=False, keys_dir=tmp_path)):
         text = spec.model_copy(update={"security": security}).model_dump_json()
         assert node_stdin(text, "node-0") == json.dumps(json.loads(text)) + "\n"
+
+
+def test_validate_passes_a_pair_per_node_it_will_make_and_refuses_a_keys_dir_others_can_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    curve_on = tmp_path / "curve.toml"
+    curve_on.write_text(EXAMPLE.read_text() + '\n[security]\ncurve = true\nkeys_dir = "keys"\n')
+
+    fresh_code = main(["validate", str(curve_on)])  # no keys yet: run and launch make them
+    (tmp_path / "keys").mkdir(mode=0o777)
+    (tmp_path / "keys").chmod(0o777)
+    loose_code = main(["validate", str(curve_on)])
+
+    assert (fresh_code, loose_code) == (0, 2)
+    assert "key file keys: is writable by group or others" in capsys.readouterr().err
