@@ -169,15 +169,15 @@ def shipped_keys(security: SecuritySpec, node_id: str) -> dict[str, Any] | None:
     """What node `node_id` on another host gets: its own pair and every public key
     (`{"dir": ..., "secret": {NAME: text}, "public": {NAME: text}}`), or None
     when nothing is shipped (CURVE off, a shared `key`, or its secret not here)."""
-    if security.curve is not True or security.key is not None:
+    if not ships_keys(security):
         return None
     name = security.key_of(node_id)
     secret = key_paths(security.keys_dir, name)[1]
     if not secret.exists():  # kept on its host by hand: that host's keys_dir is used
         return None
     load_key_pair(secret)  # refuse a loose or broken secret before shipping it
-    read_public_keys(security.keys_dir)  # likewise the allow-list
-    public = {p.name: p.read_text(encoding="utf-8") for p in sorted(security.keys_dir.glob("*.key"))}
+    paths = [key_paths(security.keys_dir, n)[0] for n in read_public_keys(security.keys_dir)]  # checked
+    public = {path.name: path.read_text(encoding="utf-8") for path in paths}
     directory = security.keys_dir / SHIPPED_DIR / node_id
     own = {secret.name: secret.read_text(encoding="utf-8")}
     return {"dir": str(directory), "secret": own, "public": public}
@@ -189,7 +189,7 @@ def node_stdin(spec_text: str, node_id: str) -> str:
     line of `shipped_keys`."""
     data = json.loads(spec_text)
     security = SecuritySpec.model_validate(data.get("security", {}))
-    if security.curve is not True or security.key is not None:
+    if not ships_keys(security):
         return json.dumps(data) + "\n"
     shipped = shipped_keys(security, node_id) or {}
     if shipped:
@@ -197,9 +197,9 @@ def node_stdin(spec_text: str, node_id: str) -> str:
     return json.dumps(data) + "\n" + json.dumps(shipped) + "\n"
 
 
-def expects_shipped_keys(spec: RunSpec) -> bool:
-    """Whether a node reading `spec` from stdin reads a second line of shipped keys."""
-    return spec.security.curve is True and spec.security.key is None
+def ships_keys(security: SecuritySpec) -> bool:
+    """Whether a remote node's stdin has a second line of shipped keys: CURVE on, a pair per node."""
+    return security.curve is True and security.key is None
 
 
 def install_shipped_keys(shipped: dict[str, Any]) -> Path | None:
@@ -212,16 +212,17 @@ def install_shipped_keys(shipped: dict[str, Any]) -> Path | None:
     if not shipped:
         return None
     directory = Path(shipped["dir"])
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)
     files = shipped["secret"] | shipped["public"]
-    for stale in directory.iterdir():
-        if stale.name not in files:
-            stale.unlink()
-    for name, text in files.items():
+    for name in files:
         stem = name.removesuffix(SECRET_SUFFIX).removesuffix(PUBLIC_SUFFIX)
         if stem == name or not KEY_NAME.match(stem):
             raise KeyFileError(name, "is no key file name (NAME.key or NAME.key_secret)")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for stale in directory.iterdir():
+        if stale.name not in files and stale.is_file():
+            stale.unlink()
+    for name, text in files.items():
         _replace_private(directory / name, text)
     read_public_keys(directory)
     return directory

@@ -25,7 +25,7 @@ from actors.logs import log_off_the_loop
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
-from launcher.keys import expects_shipped_keys, install_shipped_keys, node_zmq_config
+from launcher.keys import install_shipped_keys, node_zmq_config, ships_keys
 from launcher.rendezvous import COORDINATOR, NodeAgent, agent_name
 from sims.build import NodeBuilder
 from sims.recorder import RECORDER
@@ -52,7 +52,7 @@ def read_spec(source: str) -> RunSpec:
     if source != "-":
         return RunSpec.model_validate_json(Path(source).read_text(encoding="utf-8"))
     spec = RunSpec.model_validate_json(sys.stdin.readline())
-    if expects_shipped_keys(spec):
+    if ships_keys(spec.security):
         install_shipped_keys(json.loads(sys.stdin.readline() or "{}"))
     return spec
 
