@@ -86,7 +86,7 @@ def node_curve(security: SecuritySpec, node_id: str, keys_dir: Path | None = Non
     keys_dir = keys_dir or security.keys_dir
     public, secret = load_key_pair(key_paths(keys_dir, security.key_of(node_id))[1])
     named = {n: read_public_key(key_paths(keys_dir, k)[0]) for n, k in security.node_keys.items()}
-    if security.key is None:  # a pair per node: node n proves keys_dir/n.key
+    if security.per_node:  # a pair per node: node n proves keys_dir/n.key
         return CurveConfig(public, secret, read_allowed_keys(keys_dir), read_public_keys(keys_dir) | named)
     run_key = key_paths(keys_dir, security.key)[0]
     return CurveConfig(
@@ -144,7 +144,7 @@ SHIPPED_DIR = "nodes"  # a node's shipped keys go to keys_dir/nodes/NODE on its 
 def made_for(security: SecuritySpec, node_id: str) -> bool:
     """Whether the launcher makes node `node_id`'s pair when it is missing: a pair
     per node, and `node_keys` does not name another one for it."""
-    return security.key is None and security.key_of(node_id) == node_id
+    return security.per_node and security.key_of(node_id) == node_id
 
 
 def make_node_keys(security: SecuritySpec, node_ids: list[str]) -> list[str]:
@@ -199,7 +199,7 @@ def node_stdin(spec_text: str, node_id: str) -> str:
 
 def ships_keys(security: SecuritySpec) -> bool:
     """Whether a remote node's stdin has a second line of shipped keys: CURVE on, a pair per node."""
-    return security.curve is True and security.key is None
+    return security.curve is True and security.per_node
 
 
 def install_shipped_keys(shipped: dict[str, Any]) -> Path | None:
