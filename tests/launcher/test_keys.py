@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 from pathlib import Path
@@ -21,6 +22,7 @@ from launcher.keys import (
     node_stdin,
     with_security_resolved,
 )
+from launcher.node_main import read_spec
 from tests.launcher.test_run import fedactors
 from topologies.errors import TopologyError
 from topologies.load import load_topology, parse_topology
@@ -325,3 +327,17 @@ def test_validate_passes_a_pair_per_node_it_will_make_and_refuses_a_keys_dir_oth
 
     assert (fresh_code, loose_code) == (0, 2)
     assert "key file keys: is writable by group or others" in capsys.readouterr().err
+
+
+def test_a_node_reading_its_stdin_installs_its_keys_and_points_keys_dir_at_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    security = per_node(tmp_path / "keys")
+    spec = load_topology(EXAMPLE).model_copy(update={"security": security})
+    monkeypatch.setattr("sys.stdin", io.StringIO(node_stdin(spec.model_dump_json(), "node-1")))
+
+    read = read_spec("-")
+
+    assert read.security.keys_dir == tmp_path / "keys" / "nodes" / "node-1"
+    assert node_curve(read.security, "node-1") == node_curve(security, "node-1")
+    assert sorted(p.name for p in read.security.keys_dir.glob("*.key_secret")) == ["node-1.key_secret"]
