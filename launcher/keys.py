@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from actors.errors import KeyFileError
 from actors.transport.curve import (
     KEY_NAME,
@@ -41,6 +43,8 @@ from actors.transport.curve import (
 from actors.transport.zeromq import ZmqConfig, curve_public_key, new_curve_key_pair
 from topologies.spec import RunSpec
 from topologies.specs.security import SecuritySpec, resolve_security
+
+log = structlog.get_logger("launcher.keys")
 
 
 def new_keys(name: str, directory: Path) -> tuple[Path, Path]:
@@ -162,6 +166,8 @@ def make_node_keys(security: SecuritySpec, node_ids: list[str]) -> list[str]:
             security.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             new_keys(node_id, security.keys_dir)
             made.append(node_id)
+    if made:
+        log.info("key_pairs_made", names=made, keys_dir=str(security.keys_dir))
     return made
 
 
