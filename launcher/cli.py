@@ -165,7 +165,7 @@ def _add_keys(commands: Any) -> None:
     keys = commands.add_parser("keys", help="make CURVE key pairs for encrypted, authenticated runs")
     actions = keys.add_subparsers(required=True, metavar="ACTION")
     new = actions.add_parser("new", help="write NAME.key (public) and NAME.key_secret (0600)")
-    new.add_argument("name", help="the key pair's name, e.g. run, launcher, or a host's name")
+    new.add_argument("name", help="the key pair's name: a node id (launcher, node-0, ...) or a shared key's")
     new.add_argument("--dir", type=Path, default=Path("keys"), help="where to write them (default: keys)")
     new.set_defaults(func=_cmd_keys_new)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from launcher.backends import Backend, NodeLaunch, make_backend
 from launcher.hosts import HostsFileError, HostSpec, HostsSpec, find_line, load_hosts
-from launcher.keys import with_security_resolved
+from launcher.keys import make_node_keys, with_security_resolved
 from launcher.lifecycle import expendable_nodes
 from launcher.node_main import LAUNCHER_NODE
 from launcher.run import LauncherSite, RunResult, local_bind, prepare_run_dir, run_nodes
@@ -28,6 +28,7 @@ from sims.build import build_graph
 from topologies.load import Problem
 from topologies.placement import HostSlots, NodePlan, PlacementError, plan_hosts
 from topologies.spec import RunSpec
+from topologies.specs.security import SecuritySpec, resolve_security
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +91,29 @@ def format_plan(spec: RunSpec, plan: LaunchPlan) -> str:
         f"{spec.name}: {actors} actors in {len(plan.plans)} node processes on {len(used)} hosts "
         f"(backend {plan.backend.name})"
     ]
+    security = resolve_security(spec.security, all_hosts_local=plan.backend.name == "local")
+    lines.append(security_line(security))
     for host in used:
         where = f"{host.user + '@' if host.user else ''}{host.target}:{host.port}"
         lines.append(f"{host.name} ({where})" if plan.backend.name == "ssh" else host.name)
         for node in (p for p in plan.plans if p.host == host.name):
-            lines.append(f"  {node.node_id}: {compact(node.actors)}")
+            key = f" [key {security.key_of(node.node_id)}]" if security.curve else ""
+            lines.append(f"  {node.node_id}: {compact(node.actors)}{key}")
     return "\n".join(lines)
+
+
+def security_line(security: SecuritySpec) -> str:
+    """How every link of the run is secured, for `--dry-run`."""
+    if not security.curve:
+        return "security: plaintext on every link (CURVE off)"
+    keys = f"{security.keys_dir}/"
+    if security.key is not None:
+        return f"security: CURVE on every link; every node shares the pair {keys}{security.key}"
+    return (
+        f"security: CURVE on every link; a key pair per node in {keys} "
+        f"(launcher: {security.key_of(LAUNCHER_NODE)}), missing ones made at launch; "
+        "each host gets only its node's secret"
+    )
 
 
 def compact(actors: tuple[str, ...]) -> str:
@@ -124,6 +142,7 @@ def prepare_launch(
     local = plan.backend.name == "local"
     resolved = plan.resolved(with_security_resolved(spec, all_hosts_local=local))
     resolved = prepare_run_dir(resolved, source, run_dir)  # with the checkpoint directory resolved
+    make_node_keys(resolved.security, [LAUNCHER_NODE, *(p.node_id for p in plan.plans)])
     if plan.source is not None:
         shutil.copyfile(plan.source, run_dir / "hosts.toml")
     by_name = {h.name: h for h in plan.hosts}

@@ -11,6 +11,7 @@ closed it, or the connection carrying it dropped.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -25,7 +26,7 @@ from actors.logs import log_off_the_loop
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
-from launcher.keys import node_zmq_config
+from launcher.keys import install_shipped_keys, node_zmq_config, ships_keys
 from launcher.rendezvous import COORDINATOR, NodeAgent, agent_name
 from sims.build import NodeBuilder
 from sims.recorder import RECORDER
@@ -44,9 +45,17 @@ def announce_pid() -> None:
 
 
 def read_spec(source: str) -> RunSpec:
-    """The resolved topology from a file, or from the first line of stdin when `source` is `-`."""
-    text = sys.stdin.readline() if source == "-" else Path(source).read_text(encoding="utf-8")
-    return RunSpec.model_validate_json(text)
+    """The resolved topology from a file, or from the first line of stdin when `source` is `-`.
+
+    On stdin, a run with a key pair per node has a second line: this node's
+    shipped keys, written into its `keys_dir` here (`launcher.keys.node_stdin`).
+    """
+    if source != "-":
+        return RunSpec.model_validate_json(Path(source).read_text(encoding="utf-8"))
+    spec = RunSpec.model_validate_json(sys.stdin.readline())
+    if ships_keys(spec.security):
+        install_shipped_keys(json.loads(sys.stdin.readline() or "{}"))
+    return spec
 
 
 def exit_on_stdin_eof(grace_s: float = STDIN_EOF_GRACE_S) -> None:

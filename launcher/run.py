@@ -27,7 +27,7 @@ from actors.transport.zeromq import ZmqTransport
 from launcher.backends.base import Backend, BackendError, NodeLaunch
 from launcher.backends.local import LocalBackend
 from launcher.hosts import HostSpec, HostsSpec
-from launcher.keys import node_zmq_config, with_security_resolved
+from launcher.keys import make_node_keys, node_zmq_config, with_security_resolved
 from launcher.lifecycle import (
     EXIT_INTERRUPTED,
     EXIT_NODE_FAILED,
@@ -173,6 +173,7 @@ async def run_local(spec: RunSpec, source: Path | None, run_dir: Path) -> RunRes
     spec = prepare_run_dir(with_security_resolved(spec, all_hosts_local=True), source, run_dir)
     graph = build_graph(spec)
     plans = plan_processes(spec, graph)
+    make_node_keys(spec.security, [LAUNCHER_NODE, *(p.node_id for p in plans)])
     here = HostSpec(name="localhost")
 
     def launch_for(plan: NodePlan, coordinator: str) -> NodeLaunch:

@@ -187,16 +187,24 @@ def read_allowed_keys(directory: Path) -> frozenset[str]:
             malformed; or the directory or a key file is not owned by this user or
             is writable by group or others (whoever can write there is admitted).
     """
+    return frozenset(read_public_keys(directory).values())
+
+
+def read_public_keys(directory: Path) -> dict[str, str]:
+    """`NAME -> public key` of every `DIRECTORY/NAME.key` (checked as `read_allowed_keys` says).
+
+    Raises:
+        KeyFileError: as `read_allowed_keys`.
+    """
     if not directory.is_dir():
         raise KeyFileError(str(directory), "no such directory (make a key in it: fedactors keys new NAME)")
     check_private(directory)
     paths = sorted(directory.glob(f"*{PUBLIC_SUFFIX}"))
     for path in paths:
         check_private(path)
-    keys = frozenset(read_public_key(path) for path in paths)
-    if not keys:
+    if not paths:
         raise KeyFileError(str(directory), f"holds no *{PUBLIC_SUFFIX} file: nobody could connect")
-    return keys
+    return {path.name.removesuffix(PUBLIC_SUFFIX): read_public_key(path) for path in paths}
 
 
 def check_private(path: Path) -> None:

@@ -31,7 +31,6 @@ Contract every backend keeps:
 from __future__ import annotations
 
 import abc
-import json
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from launcher.errors import LauncherError
 from launcher.hosts import HostSpec, HostsSpec
+from launcher.keys import node_stdin
 from launcher.processes import STOP_GRACE_S, NodeProcess, start_process, wait_all
 
 __all__ = ["STOP_GRACE_S", "Backend", "BackendError", "Echo", "NodeLaunch"]
@@ -111,14 +111,15 @@ class NodeLaunch:
         self, command: list[str], log_dir: Path, echo: Callable[[str], None], what: str
     ) -> NodeProcess:
         """Run `command` (which starts the node remotely) in its own session, the
-        resolved topology written to its stdin as one line.
+        resolved topology written to its stdin as one line (and, with a key
+        pair per node, a line of this node's keys: `launcher.keys.node_stdin`).
 
         Raises:
             BackendError: `command` cannot be executed (`what` names the program).
         """
-        spec_line = json.dumps(json.loads(self.spec_path.read_text(encoding="utf-8"))) + "\n"
+        lines = node_stdin(self.spec_path.read_text(encoding="utf-8"), self.node_id)
         try:
-            stdin = spec_line.encode()
+            stdin = lines.encode()
             return await start_process(
                 self.node_id, command, log_dir, echo, self.host.name, stdin=stdin, new_session=True
             )

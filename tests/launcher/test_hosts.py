@@ -88,11 +88,13 @@ def test_dry_run_prints_host_then_node_then_actors(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "fedasync-digits: 21 actors in 3 node processes on 2 hosts (backend ssh)",
+        "security: CURVE on every link; a key pair per node in keys/ (launcher: launcher), "
+        "missing ones made at launch; each host gets only its node's secret",
         "alpha (fl@10.0.0.2:22)",
-        "  node-0: server, client-019",
+        "  node-0: server, client-019 [key node-0]",
         "beta (other@10.0.0.3:22)",
-        "  node-1: client-000..client-009 (10)",
-        "  node-2: client-010..client-018 (9)",
+        "  node-1: client-000..client-009 (10) [key node-1]",
+        "  node-2: client-010..client-018 (9) [key node-2]",
     ]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -26,6 +27,7 @@ EXAMPLES = ROOT / "topologies" / "examples"
 HOSTS = ["alpha", "beta", "gamma"]
 PID_LINE = re.compile(r"^\[(\w+)/(node-\d+)\] started \(pid (\d+)\)$")
 RUN_TIMEOUT_S = 200.0
+PLAINTEXT = "curve = false  # plaintext: key distribution is test_keys.py's subject"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def star_file(tmp_path: Path, clients: int = 8, **changes: str) -> Path:
     text = text.replace("clients = 20", f"clients = {clients}")
     text = text.replace('{ kind = "dirichlet", alpha = 0.5 }', '{ kind = "iid" }')
     text = text.replace("eval_every = 10", "eval_every = 10\ntask_timeout_s = 5.0")
-    text += "\n[security]\ncurve = false  # plaintext: key distribution is test_keys.py's subject\n"
+    text += f"\n[security]\n{PLAINTEXT}\n"
     for old, new in changes.items():
         assert old in text
         text = text.replace(old, new)
@@ -110,10 +112,18 @@ def events(run_dir: Path) -> list[dict[str, object]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)  # real processes over ssh; the 2-core CI machine may be busy
-def test_a_star_fedasync_run_over_three_ssh_hosts_reaches_90_percent(lab: SshLab, tmp_path: Path) -> None:
+def test_a_star_fedasync_run_over_three_ssh_hosts_over_curve_reaches_90_percent(
+    lab: SshLab, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    curve_defaults = {PLAINTEXT: f'keys_dir = "{keys}"  # curve "auto", a key pair per node: the defaults'}
     out = tmp_path / "run"
     launcher = Launcher(
-        str(star_file(tmp_path)), "--hosts", str(hosts_file(lab, tmp_path)), "--out", str(out)
+        str(star_file(tmp_path, **curve_defaults)),
+        "--hosts",
+        str(hosts_file(lab, tmp_path)),
+        "--out",
+        str(out),
     )
 
     try:
@@ -135,6 +145,19 @@ def test_a_star_fedasync_run_over_three_ssh_hosts_reaches_90_percent(lab: SshLab
     }
     assert (out / "hosts.toml").exists()
     assert not processes_mentioning(str(out.resolve()))
+    assert json.loads((out / "topology.json").read_text())["security"]["curve"] is True
+    assert_each_host_got_only_its_own_secret(keys, ["node-0", "node-1", "node-2"])
+
+
+def assert_each_host_got_only_its_own_secret(keys: Path, nodes: list[str]) -> None:
+    """The launcher made a pair per node; node N's host got N's secret and every public key, privately."""
+    publics = sorted(p.name for p in keys.glob("*.key"))
+    assert publics == [f"{n}.key" for n in ["launcher", *nodes]]
+    for node in nodes:
+        shipped = keys / "nodes" / node
+        assert sorted(p.name for p in shipped.iterdir()) == sorted([*publics, f"{node}.key_secret"])
+        assert stat.S_IMODE(shipped.stat().st_mode) == 0o700
+        assert {stat.S_IMODE(p.stat().st_mode) for p in shipped.iterdir()} == {0o600}
 
 
 def hierarchy_file(tmp_path: Path) -> Path:

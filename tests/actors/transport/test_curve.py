@@ -17,8 +17,10 @@ from actors import Actor, Node, handler
 from actors.errors import PeerUnreachableError
 from actors.transport.curve import CurveConfig, write_key_pair
 from actors.transport.zeromq import ZmqConfig, ZmqTransport, new_curve_key_pair
+from launcher.keys import make_node_keys, node_zmq_config
 from tests.actors.messages_for_tests import Blob, Ping, Pong
 from tests.actors.transport.test_zeromq import Echo, Probe, assert_same, endpoint_process, running, state_dict
+from topologies.specs.security import SecuritySpec
 
 ROOT = Path(__file__).resolve().parents[3]
 KeyPair = tuple[str, str]
@@ -331,3 +333,28 @@ async def test_with_a_key_pair_per_node_a_stolen_key_admits_its_own_node_only(
     assert not server.dropped  # refused by the transport, before any actor name was read
     dropped = [e for e in logs if e.get("reason") == "key not of its node"]
     assert [(e["origin"], e["key"]) for e in dropped] == [("node-a", pairs["node-b"][0])] * 2
+
+
+async def test_with_default_settings_one_nodes_key_cannot_speak_for_another_nodes_actor(
+    tmp_path: Path,
+) -> None:
+    security = SecuritySpec(curve=True, keys_dir=tmp_path / "keys")  # no key, no node_keys: the defaults
+    assert make_node_keys(security, ["srv", "node-a", "node-b"]) == ["srv", "node-a", "node-b"]
+    server, inbox = placed_server(node_zmq_config(security, "srv"))
+    node_b, client_b = node_with_client("node-b", "client-b", node_zmq_config(security, "node-b"))
+    forger = node_b.spawn(Probe(), "client-a")  # node-b, with its own key, hosts a "client-a"
+    # node-b's key pair in a node that calls itself node-a
+    stolen = security.model_copy(update={"node_keys": {"node-a": "node-b"}})
+    thief, posing = node_with_client("node-a", "client-a", node_zmq_config(stolen, "node-a"))
+
+    async with running(server, node_b, thief):
+        for node in (node_b, thief):
+            node.add_route("inbox", "srv", server.transport.endpoint)
+        await forger.send("inbox", Ping(666))
+        await posing.send("inbox", Ping(667))
+        reply = await client_b.ask("inbox", Ping(1))  # node-b's connection: after its forgery
+        await eventually(lambda: server.transport.key_mismatches == 1)
+
+    assert reply == Pong(2)
+    assert inbox.received == [Ping(1)]
+    assert server.dropped["sender not on its node"] == 1
