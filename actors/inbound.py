@@ -50,6 +50,7 @@ class Inbound:
     _learned: IdentityTable[str]  # actor -> the node it wrote from, for senders not in the directory
     _pending: dict[int, Any]
     _stop_requested: asyncio.Event | None
+    _stopped: set[str]
 
     def _knows(self, actor: str) -> bool:
         """Whether `actor` is in the directory or hosted here (its table entries are kept for good)."""
@@ -109,11 +110,13 @@ class Inbound:
             self._learned[sender] = envelope.origin
 
     async def _no_such_actor(self, envelope: Envelope) -> None:
-        if self._stop_requested is not None and self._stop_requested.is_set():
-            # The node is stopping and its actors are gone: a late message (a server's
-            # `Leave` racing the launcher's stop) is the normal end of a run, not news.
-            self.dropped["node stopping"] += 1
-            self.log.debug("message_dropped", reason="node stopping", kind=envelope.body.kind)
+        stopping = self._stop_requested is not None and self._stop_requested.is_set()
+        if stopping or envelope.receiver in self._stopped:
+            # The actor is gone at the run's end: a late message (a server's `Leave` racing
+            # the launcher's stop, a neighbour's last gossip to a peer that left) is no news.
+            reason = "node stopping" if stopping else "actor stopped"
+            self.dropped[reason] += 1
+            self.log.debug("message_dropped", reason=reason, kind=envelope.body.kind)
         else:
             self._count_drop(self.log, "no such actor here", envelope, receiver=envelope.receiver)
         if envelope.corr_id:

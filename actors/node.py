@@ -87,6 +87,7 @@ class Node(Inbound):
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
         self.dropped: Counter[str] = Counter()  # messages received and dropped, by reason
+        self._stopped: set[str] = set()  # actors this node hosted and stopped (bounded by placement)
         # actor -> clock time its last message reached this node
         self.heard: IdentityTable[float] = IdentityTable("heard", self._knows, self.log)
         self._learned: IdentityTable[str] = IdentityTable("routes", self._knows, self.log)
@@ -365,6 +366,7 @@ class Node(Inbound):
         if self._slots.get(name) is not slot:
             return
         del self._slots[name]
+        self._stopped.add(name)
         tasks = [t for t in (slot.loop_task, *slot.tasks) if t is not None]
         for task in tasks:
             task.cancel()

@@ -115,10 +115,12 @@ class DpsgdPeer(Actor):
         if self.config.algorithm == "atc":
             model = await self._mix(await self._local_work(number))
         else:
+            # Lian et al.: mix the models as they were before this round's local
+            # work, then add that work. Sending `own` after training is the same
+            # arithmetic, and gives every node of a real run time to start its peers.
             own = self.params
-            await self._send_model(self.exchanges + 1, own)
             change = sub(await self._local_work(number), own)
-            model = add(await self._mix(own, sent=True), change)
+            model = add(await self._mix(own), change)
         self.params = model
         self.round = number
         sent = self.bytes_sent - sent_before
@@ -126,12 +128,10 @@ class DpsgdPeer(Actor):
         if number % self.config.report_every == 0:
             await self._report()
 
-    async def _mix(self, model: StateDict, sent: bool = False) -> StateDict:
-        """`gossip_steps` averaging exchanges starting from `model` (its first one
-        already sent when `sent`): W^k applied to the peers' models."""
-        for exchange in range(self.config.gossip_steps):
-            if exchange > 0 or not sent:
-                await self._send_model(self.exchanges + 1, model)
+    async def _mix(self, model: StateDict) -> StateDict:
+        """`gossip_steps` averaging exchanges starting from `model`: W^k applied to the peers' models."""
+        for _ in range(self.config.gossip_steps):
+            await self._send_model(self.exchanges + 1, model)
             model = await self._average(self.exchanges + 1)
             self.exchanges += 1
         return model

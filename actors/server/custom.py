@@ -36,6 +36,9 @@ class CustomServerConfig(BaseModel):
         task_timeout_s: a task with no update after this is lost and re-issued.
         max_staleness: drop (and count) updates staler than this.
         eval_every: evaluate the global model every this many versions.
+        eval_train: also score the global model on the clients' training data
+            at each evaluation (as the built-in servers do).
+        eval_train_samples: on a fixed seeded sample of this many of them (None: all).
         validation: the checks every update passes first (`[server.validation]`).
     """
 
@@ -48,4 +51,6 @@ class CustomServerConfig(BaseModel):
     task_timeout_s: float | None = Field(default=None, gt=0)
     max_staleness: int | None = Field(default=None, ge=0)
     eval_every: int = Field(default=1, gt=0)
+    eval_train: bool = False
+    eval_train_samples: int | None = Field(default=None, gt=0)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)

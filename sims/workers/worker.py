@@ -59,7 +59,8 @@ class Trainers:
                 trainer = self._trainers[job.client] = self.builder.client_trainer(job.client)
             fit_task = getattr(trainer, "fit_task", None)
             if fit_task is not None:
-                weights, result = fit_task(job.weights, job.epochs, job.number, steps=job.steps)
+                steps = {} if job.steps is None else {"steps": job.steps}  # a subclass may not take it
+                weights, result = fit_task(job.weights, job.epochs, job.number, **steps)
             elif job.steps is not None and "steps" in inspect.signature(trainer.fit).parameters:
                 weights, result = trainer.fit(job.weights, steps=job.steps)  # a user's trainer
             else:  # a user's trainer: its own seeding; one epoch for steps it cannot count

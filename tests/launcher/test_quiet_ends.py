@@ -30,7 +30,9 @@ def test_every_example_ends_in_sim_mode_with_no_warning_and_no_traceback(
     assert code == 0, console.err
     assert tracebacks_logged() == before
     assert NOISE.search(console.out + console.err) is None, console.err
-    assert json.loads((tmp_path / "summary.json").read_text())["finish_reason"] == "max_versions"
+    # whichever bound comes first (FedProx's 20-epoch rounds pass 30 simulated seconds first)
+    reason = json.loads((tmp_path / "summary.json").read_text())["finish_reason"]
+    assert reason in {"max_versions", "max_time_s"}
 
 
 def test_a_command_that_logged_a_traceback_exits_with_1_even_when_its_run_finished(

@@ -41,6 +41,8 @@ def test_each_gossip_example_converges_over_three_node_processes(tmp_path: Path,
     assert summary["final_accuracy"] >= 0.85
     consensus = [e for e in events if e["event"] == "consensus"]
     assert consensus[0]["version"] == 0
-    assert consensus[-1]["relative"] < (0.01 if example == "gossip_ring" else 0.05)
+    # Lian et al.'s D-PSGD adds each peer's last local change after mixing, so the
+    # peers end a few percent apart even on the ring's six exchanges per round.
+    assert consensus[-1]["relative"] < 0.05
     peers_by_node = {e["node"] for e in events if e["event"] == "gossip_round"}
     assert peers_by_node == {"node-0", "node-1", "node-2"}  # peers spread over every process

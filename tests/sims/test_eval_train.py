@@ -9,7 +9,7 @@ import torch
 
 from actors.server import FedAvgServer
 from sims.build import NodeBuilder, derived_seed
-from sims.plots import plot_runs
+from sims.plots import Run, plot_runs
 from sims.results import summarize
 from tests.sims.built_run import run_and_keep
 from topologies.load import parse_topology
@@ -67,7 +67,7 @@ def test_each_evaluation_records_the_global_models_loss_on_all_the_clients_train
     assert evaluated[0]["train_loss"] > evaluated[-1]["train_loss"]  # it learns
     assert 0.0 <= evaluated[-1]["train_accuracy"] <= 1.0
     assert summarize(events)["final_train_loss"] == evaluated[-1]["train_loss"]
-    plot_runs([("a", events)], tmp_path / "cmp.png")  # the dashed training-loss curves draw
+    plot_runs([Run("a", events, "simulated")], tmp_path / "cmp.png")  # the dashed training-loss curves draw
     assert (tmp_path / "cmp.png").stat().st_size > 0
 
 
