@@ -31,9 +31,7 @@ from typing import Any
 
 import torch
 
-from actors.client.local_sgd import Evaluation, TrainResult
 from actors.logs import configure_logging
-from actors.statedict import StateDict
 from sims.results import read_events, summarize
 from sims.simulate import simulate
 from sims.workers.start import usable_cores
@@ -88,25 +86,6 @@ max_rounds = {rounds}
 """
 
 
-class NoOpTrainer:
-    """Returns the weights it was given: everything but the training itself."""
-
-    def __init__(
-        self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: object, seed: int
-    ) -> None:
-        self._num_samples = len(y)
-
-    @property
-    def num_samples(self) -> int:
-        return self._num_samples
-
-    def fit(self, weights: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
-        return weights, TrainResult(self._num_samples, 0, 0.0)
-
-    def evaluate(self, weights: StateDict) -> Evaluation:
-        return Evaluation(0.0, 0.0, 1)
-
-
 def data_table() -> tuple[str, str]:
     """The `[data]` lines, and what the data are."""
     if FashionMnistDataSpec().train_images.exists():
@@ -117,7 +96,7 @@ def data_table() -> tuple[str, str]:
 
 def topology(algorithm: str, workers: int, updates: int, noop: bool) -> str:
     data, _ = data_table()
-    trainer = 'trainer = "benchmarks.sim_parallel:NoOpTrainer"' if noop else ""
+    trainer = 'trainer = "benchmarks.sim_scale:NoOpTrainer"' if noop else ""
     text = COMMON.format(algorithm=algorithm, trainer=trainer, data=data, workers=workers)
     # Evaluated at the start and the end only: evaluation runs in the simulation
     # process (10,000 test images through the CNN), the part no worker shares.
@@ -204,7 +183,7 @@ def main() -> None:
     parser.add_argument("--algorithms", default="fedasync,fedavg")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the trainer below, by import path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # NoOpTrainer (benchmarks.sim_scale), by import path
     updates = 200 if args.quick else args.updates
     torch.set_num_threads(1)
     configure_logging("error")
