@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--algorithms", default="fedasync,fedavg")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # NoOpTrainer (benchmarks.sim_scale), by import path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # sim_scale:NoOpTrainer, by path
     updates = 200 if args.quick else args.updates
     torch.set_num_threads(1)
     configure_logging("error")
