@@ -25,7 +25,13 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from launcher.backends.slurm import SlurmOptions, launcher_host, slurm_hosts, slurm_options
+from launcher.backends.slurm import (
+    SlurmOptions,
+    launcher_host,
+    slurm_hosts,
+    slurm_options,
+    srun_step,
+)
 from launcher.backends.ssh import ssh_command
 from launcher.hosts import HostSpec, HostsSpec, load_hosts
 from launcher.rendezvous import advertised
@@ -55,23 +61,7 @@ def srun_worker_command(
     host: HostSpec, job_id: str, options: SlurmOptions, worker_id: str, pool: str, device: str
 ) -> list[str]:
     """The `srun` command line that runs one worker as a step of allocation `job_id` on `host`."""
-    command = [
-        options.srun,
-        f"--jobid={job_id}",
-        "--nodes=1",
-        "--ntasks=1",
-        f"--nodelist={host.name}",
-        f"--job-name=sim.{worker_id}",
-        "--kill-on-bad-exit=1",
-        "--export=ALL",
-        *(["--overlap"] if options.overlap else []),
-        *([f"--cpus-per-task={options.cpus_per_task}"] if options.cpus_per_task is not None else []),
-        *([f"--chdir={host.workdir}"] if host.workdir is not None else []),
-        *options.srun_args,
-        "--",
-    ]
-    if host.env:
-        command += ["env", *(f"{key}={value}" for key, value in sorted(host.env.items()))]
+    command = srun_step(host, job_id, options, f"sim.{worker_id}")
     return [*command, *worker_command(worker_id, pool, device, host.python)]
 
 

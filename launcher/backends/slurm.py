@@ -156,16 +156,16 @@ def step_name(launch: NodeLaunch) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run}.{launch.node_id}")
 
 
-def srun_command(launch: NodeLaunch, job_id: str, options: SlurmOptions) -> list[str]:
-    """The `srun` command line that runs `launch`'s node as one step on its host (pure)."""
-    host = launch.host
+def srun_step(host: HostSpec, job_id: str, options: SlurmOptions, step: str) -> list[str]:
+    """The `srun` command line, up to and including its `--` and the host's `env`, that runs
+    one step named `step` of allocation `job_id` on `host` (pure)."""
     command = [
         options.srun,
         f"--jobid={job_id}",
         "--nodes=1",
         "--ntasks=1",
         f"--nodelist={host.name}",
-        f"--job-name={step_name(launch)}",
+        f"--job-name={step}",
         "--kill-on-bad-exit=1",
         "--export=ALL",
     ]
@@ -178,7 +178,13 @@ def srun_command(launch: NodeLaunch, job_id: str, options: SlurmOptions) -> list
     command += [*options.srun_args, "--"]
     if host.env:
         command += ["env", *(f"{key}={value}" for key, value in sorted(host.env.items()))]
-    return [*command, host.python, "-m", "launcher.cli", *launch.node_args("-", *NODE_FLAGS)]
+    return command
+
+
+def srun_command(launch: NodeLaunch, job_id: str, options: SlurmOptions) -> list[str]:
+    """The `srun` command line that runs `launch`'s node as one step on its host (pure)."""
+    command = srun_step(launch.host, job_id, options, step_name(launch))
+    return [*command, launch.host.python, "-m", "launcher.cli", *launch.node_args("-", *NODE_FLAGS)]
 
 
 def parse_steps(text: str, job_id: str) -> dict[str, str]:
