@@ -11,7 +11,8 @@ A handler's return value is the reply when the message came as an `ask` (None
 replies `Ack`); for a `tell` it is dropped. Actors use only `self.send`,
 `self.ask`, `self.clock`, `self.log`, `self.metrics`, `self.compute` and what
 their node injects: they never learn whether they run in a simulation or in a
-real deployment.
+real deployment. What the node offers them is `ActorContext`, a small
+interface the node implements; an actor never sees the node itself.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from actors.messages import Envelope, Message
 
@@ -30,11 +31,37 @@ if TYPE_CHECKING:
 
     from actors.clock import Clock
     from actors.metrics import Metrics
-    from actors.node import Node
 
 Handler = Callable[[Any, Any, str], Awaitable[Message | None]]
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
+
+
+class ActorContext(Protocol):
+    """What an actor's node does for it (`actors.node.Node` implements it): messages out,
+    compute, tasks beside the mailbox, stopping, failing, and signs of life from peers."""
+
+    async def send(self, sender: str, receiver: str, msg: Message) -> None: ...
+
+    def send_local_nowait(self, sender: str, receiver: str, msg: Message) -> None: ...
+
+    async def ask(
+        self, sender: str, receiver: str, msg: Message, timeout_s: float | None = None
+    ) -> Message: ...
+
+    async def compute(self, fn: Callable[..., R], *args: Any) -> R: ...
+
+    def start_actor_task(
+        self, actor: str, coro: Coroutine[Any, Any, None], name: str
+    ) -> asyncio.Task[None]: ...
+
+    def stop_actor(self, name: str) -> None: ...
+
+    def fail(self, actor: str, where: str, error: BaseException) -> None: ...
+
+    def last_heard(self, peer: str) -> float:
+        """When the node last received anything from `peer` (clock time; -inf: never)."""
+        ...
 
 
 def handler(fn: F) -> F:
@@ -59,7 +86,7 @@ class Actor:
 
     Attributes (injected by the node at `spawn`):
         name: unique name in the run.
-        node: the hosting node.
+        context: what the hosting node does for it (`ActorContext`).
         clock: the node's clock.
         log: a structlog logger bound with node and actor.
         metrics: records events for the run's event log.
@@ -68,7 +95,7 @@ class Actor:
     _handlers: ClassVar[dict[type[Message], str]] = {}
 
     name: str
-    node: Node
+    context: ActorContext
     clock: Clock
     log: FilteringBoundLogger
     metrics: Metrics
@@ -105,7 +132,7 @@ class Actor:
             ActorNotFoundError: no route to `to`.
             PeerUnreachableError: its node does not take messages.
         """
-        await self.node.send(self.name, to, msg)
+        await self.context.send(self.name, to, msg)
 
     def send_nowait(self, to: str, msg: Message) -> None:
         """Tell a local actor without waiting.
@@ -114,7 +141,7 @@ class Actor:
             MailboxFullError: its mailbox is full.
             ActorNotFoundError: `to` is not an actor of this node.
         """
-        self.node.send_local_nowait(self.name, to, msg)
+        self.context.send_local_nowait(self.name, to, msg)
 
     async def ask(self, to: str, msg: Message, timeout_s: float | None = None) -> Message:
         """Send `msg` and wait for the reply.
@@ -125,7 +152,7 @@ class Actor:
             RemoteActorError: `to`'s handler raised.
             ActorNotFoundError, PeerUnreachableError: as for `send`.
         """
-        return await self.node.ask(self.name, to, msg, timeout_s)
+        return await self.context.ask(self.name, to, msg, timeout_s)
 
     async def compute(self, fn: Callable[..., R], *args: Any) -> R:
         """Run CPU-bound `fn(*args)` (training, evaluation) where the node says.
@@ -134,7 +161,7 @@ class Actor:
         it runs; in a real node it runs on the node's compute thread so the
         actor's messages and heartbeats keep flowing.
         """
-        return await self.node.compute(fn, *args)
+        return await self.context.compute(fn, *args)
 
     def start_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run `coro` beside the mailbox, owned by the node; cancelled when the actor stops.
@@ -144,8 +171,8 @@ class Actor:
         `on_failure` runs, then the actor and its node stop and the run fails
         (`Node.fail`; exit code 1) rather than stall silently.
         """
-        return self.node.start_actor_task(self.name, coro, name)
+        return self.context.start_actor_task(self.name, coro, name)
 
     def stop(self) -> None:
         """Ask the node to stop this actor after the current message."""
-        self.node.stop_actor(self.name)
+        self.context.stop_actor(self.name)

@@ -122,7 +122,7 @@ class Liveness:
     def last_heard(self, peer: str) -> float:
         """When `peer` last showed life: its last message, or when watching started."""
         since = self._since.get(peer, -math.inf)
-        return max(since, self.actor.node.heard.get(peer, -math.inf))
+        return max(since, self.actor.context.last_heard(peer))
 
     async def _beat(self) -> None:
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import signal
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -120,7 +121,7 @@ class Node(Inbound):
         if name in self._slots:
             raise DuplicateActorError(name)
         actor.name = name
-        actor.node = self
+        actor.context = self
         actor.clock = self.clock
         actor.log = structlog.get_logger("fedactors.actor").bind(node=self.node_id, actor=name)
         actor.metrics = Metrics(self.sink, self.clock, self.node_id, name)
@@ -165,6 +166,10 @@ class Node(Inbound):
         # Cancelled before its first step, the task never awaits `coro`: close it (a no-op once run).
         task.add_done_callback(lambda _: coro.close())
         return task
+
+    def last_heard(self, peer: str) -> float:
+        """When anything last arrived from `peer` (clock time; -inf: never)."""
+        return self.heard.get(peer, -math.inf)
 
     async def compute(self, fn: Callable[..., R], *args: Any) -> R:
         """Run CPU-bound work as `NodeConfig.compute` says (see `Actor.compute`)."""

@@ -25,7 +25,7 @@ import select
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -149,11 +149,14 @@ class CountingSink:
 
 
 class StopOnDone(Actor):
-    """Stops its node when the server says the run is over."""
+    """Stops its node (`stop`, the node's own method) when the server says the run is over."""
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self._stop_node = stop
 
     @handler
     async def on_done(self, msg: Done, sender: str) -> None:
-        self.node.stop()
+        self._stop_node()
 
 
 def honest_names(plan: FloodPlan) -> list[str]:
@@ -176,7 +179,7 @@ async def serve_server(plan: FloodPlan) -> None:
         recorder="stop-on-done",
         expected_clients=frozenset([*honest_names(plan), ROGUE]),
     )
-    node.spawn(StopOnDone(), "stop-on-done")
+    node.spawn(StopOnDone(node.stop), "stop-on-done")
     server = node.spawn(FedAsyncServer(FedAsyncConfig(alpha=0.5), model(plan.numel, 0.0), deps), "server")
     async with asyncio.TaskGroup() as tg:
         tg.create_task(node.run(handle_signals=True))

@@ -41,6 +41,7 @@ from actors.transport.curve import (
     write_key_pair,
 )
 from actors.transport.zeromq import ZmqConfig, curve_public_key, new_curve_key_pair
+from launcher.rendezvous import LAUNCHER_NODE
 from topologies.spec import RunSpec
 from topologies.specs.security import SecuritySpec, resolve_security
 
@@ -128,7 +129,6 @@ def check_keys(security: SecuritySpec) -> None:
     Raises:
         KeyFileError: naming the file.
     """
-    from launcher.node_main import LAUNCHER_NODE  # node_main imports this module
 
     if security.curve is not True:
         return

@@ -27,13 +27,12 @@ from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
 from launcher.keys import install_shipped_keys, node_zmq_config, ships_keys
-from launcher.rendezvous import COORDINATOR, NodeAgent, agent_name
+from launcher.rendezvous import COORDINATOR, LAUNCHER_NODE, NodeAgent, agent_name
 from sims.build import NodeBuilder
 from sims.recorder import RECORDER
 from topologies.placement import plan_processes
 from topologies.spec import RunSpec
 
-LAUNCHER_NODE = "launcher"
 STDIN_EOF_GRACE_S = 10.0  # after stdin ends: SIGTERM, then SIGKILL this long after if still alive
 
 
@@ -107,7 +106,7 @@ async def serve_node(
     node.add_route(COORDINATOR, LAUNCHER_NODE, coordinator)
     node.add_route(RECORDER, LAUNCHER_NODE, coordinator)
     node.spawn(reporter, f"reporter@{node_id}")
-    node.spawn(NodeAgent(builder.build(plan.actors), advertise), agent_name(node_id))
+    node.spawn(NodeAgent(node, builder.build(plan.actors), advertise), agent_name(node_id))
     await node.run(handle_signals=True)
     if node.failure is not None:  # the process exits 1; the traceback is in the log (task_failed)
         raise ActorFailedError(node.failure)

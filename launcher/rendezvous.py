@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from actors.actor import Actor, handler
 from actors.errors import FedActorsError
 from actors.messages import Message, message
 
+if TYPE_CHECKING:
+    from actors.node import Node
+
 COORDINATOR = "coordinator"
+LAUNCHER_NODE = "launcher"  # the node id of the launcher, where the coordinator and recorder live
 
 
 def agent_name(node_id: str) -> str:
@@ -117,12 +122,19 @@ def advertised(endpoint: str, host: str | None) -> str:
 class NodeAgent(Actor):
     """A node process's side: registers, installs the directory, spawns and starts its actors.
 
+    The one actor that manages its node, so the one given the node itself (every other
+    actor sees only its `ActorContext`).
+
     Args:
+        node: the node it manages.
         actors: the node's role actors by name, parents first (spawned on `Directory`).
         advertise_host: the host peers should dial instead of the bound one.
     """
 
-    def __init__(self, actors: list[tuple[str, Actor]], advertise_host: str | None = None) -> None:
+    def __init__(
+        self, node: Node, actors: list[tuple[str, Actor]], advertise_host: str | None = None
+    ) -> None:
+        self.node = node
         self.actors = actors
         self.advertise_host = advertise_host
 

@@ -37,9 +37,8 @@ from launcher.lifecycle import (
     expendable_nodes,
     supervise,
 )
-from launcher.node_main import LAUNCHER_NODE
 from launcher.processes import NodeProcess
-from launcher.rendezvous import COORDINATOR, Coordinator, advertised
+from launcher.rendezvous import COORDINATOR, LAUNCHER_NODE, Coordinator, advertised
 from launcher.sim_workers import remote_pool
 from sims.build import build_graph
 from sims.recorder import RECORDER, Recorder

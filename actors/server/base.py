@@ -178,7 +178,7 @@ class ServerActor(Checkpointed, Actor):
             await self.update_arrived(sender, msg, msg.weights)
         except Exception as exc:  # the client's slot is freed already: going on would stall the run
             self.log.exception("update_failed", client=sender)
-            self.node.fail(self.name, "update_arrived", exc)
+            self.context.fail(self.name, "update_arrived", exc)
 
     @handler
     async def on_relayed(self, msg: Relayed, sender: str) -> None:

@@ -137,12 +137,13 @@ def test_a_client_on_a_1_mb_per_s_link_sends_a_4_mb_update_in_4_s_of_simulated_t
     links = SimLinks(graph, LinksSpec.model_validate({"uplink": {"bandwidth_bytes_per_s": 1e6}}), seed=0)
     update = Blob("update", torch.zeros(1_000_000, dtype=torch.float32))  # 4,000,000 bytes of tensor
     arrivals: list[float] = []
+    nodes: list[Node] = []
 
     class Server(Actor):
         @handler
         async def on_blob(self, msg: Blob, sender: str) -> None:
             arrivals.append(self.clock.now())
-            self.node.stop()
+            nodes[0].stop()
 
     class Client(Actor):
         async def on_start(self) -> None:
@@ -150,6 +151,7 @@ def test_a_client_on_a_1_mb_per_s_link_sends_a_4_mb_update_in_4_s_of_simulated_t
 
     async def main() -> None:
         node = Node("sim", clock=LoopClock(), config=NodeConfig(compute="inline"), links=links)
+        nodes.append(node)
         node.spawn(Server(), "server")
         node.spawn(Client(), "client-000")
         await node.run()
