@@ -151,3 +151,20 @@ def write_seed_tables(points: dict[str, SeedRows], out_dir: Path) -> str:
     text = markdown(rows, paired)
     (out_dir / "sweep.md").write_text(text, encoding="utf-8")
     return text
+
+
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """A table written by this module, numbers as numbers and empty cells as None."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _number(text: str) -> Any:
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
