@@ -56,6 +56,7 @@ def aggregate(label: str, runs: SeedRows) -> dict[str, Any]:
     row: dict[str, Any] = {
         "run": label,
         "seeds": len(runs),
+        "target_accuracy": next(iter(runs.values())).get("target_accuracy"),
         "target_reached": sum(r.get("sim_time_to_target_s") is not None for r in runs.values()),
     }
     for key, _, _ in METRICS:
@@ -66,7 +67,13 @@ def aggregate(label: str, runs: SeedRows) -> dict[str, Any]:
 
 
 def columns() -> list[str]:
-    return ["run", "seeds", "target_reached", *(f"{k}_{s}" for k, _, _ in METRICS for s in STATS)]
+    return [
+        "run",
+        "seeds",
+        "target_accuracy",
+        "target_reached",
+        *(f"{k}_{s}" for k, _, _ in METRICS for s in STATS),
+    ]
 
 
 def paired_rows(points: dict[str, SeedRows]) -> list[dict[str, Any]]:
@@ -94,7 +101,7 @@ def _fmt(value: float | None, scale: float = 1.0) -> str:
 def _with_ci(row: dict[str, Any], key: str, scale: float) -> str:
     mean, low, high = (row[f"{key}_{s}"] for s in ("mean", "ci95_low", "ci95_high"))
     if mean is None:
-        return "not reached" if key in TARGET_METRICS else ""
+        return "not reached" if key in TARGET_METRICS and row["target_accuracy"] is not None else ""
     if low is None:
         return _fmt(mean, scale)
     return f"{_fmt(mean, scale)} ± {_fmt((high - low) / 2, scale)}"
@@ -105,7 +112,8 @@ def markdown(rows: list[dict[str, Any]], paired: list[dict[str, Any]]) -> str:
     headers = ["run", "seeds", "reached target", *(h for _, h, _ in METRICS)]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for r in rows:
-        cells = [r["run"], str(r["seeds"]), f"{r['target_reached']}/{r['seeds']}"]
+        reached = f"{r['target_reached']}/{r['seeds']}" if r["target_accuracy"] is not None else "no target"
+        cells = [r["run"], str(r["seeds"]), reached]
         lines.append("| " + " | ".join(cells + [_with_ci(r, k, s) for k, _, s in METRICS]) + " |")
     text = "\n".join(lines) + "\n\nmean ± half-width of the 95% Student-t CI over seeds; time, updates " \
         "and MB to target over the seeds that reached it.\n"  # fmt: skip

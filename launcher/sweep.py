@@ -43,7 +43,7 @@ COLUMNS = (
     "sim_time_s",
     "wall_time_s",
 )
-TARGET_SPENT = ("updates_to_target", "bytes_to_target")
+TARGET_SPENT = ("target_accuracy", "updates_to_target", "bytes_to_target")
 
 
 @dataclass(frozen=True, slots=True)
