@@ -176,3 +176,19 @@ def test_a_sweep_over_seeds_gives_each_point_the_mean_and_t_interval_of_its_seed
     assert "± " in (out / "sweep.md").read_text()
     assert (out / "sweep.png").stat().st_size > 10_000
     assert (out / "01-alpha=0.3" / "seed-2" / "updates.csv").exists()
+
+
+def test_run_with_seeds_runs_the_file_once_per_seed_with_its_overrides(tmp_path: Path) -> None:
+    (tmp_path / "small.toml").write_text(SMALL)
+    out = tmp_path / "seeds"
+
+    result = fedactors(
+        "run", str(tmp_path / "small.toml"), "--seeds", "3,5", "--set", "stop.max_versions=10",
+        "--out", str(out),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    (point,) = csv.DictReader((out / "sweep.csv").read_text().splitlines())
+    assert (point["run"], point["seeds"], point["updates_applied_mean"]) == ("base", "2", "10.0")
+    resolved = [json.loads((out / "01-base" / f"seed-{s}" / "topology.json").read_text()) for s in (3, 5)]
+    assert [(r["seed"], r["stop"]["max_versions"]) for r in resolved] == [(3, 10), (5, 10)]
