@@ -86,6 +86,11 @@ def _add_run(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="override a key of the file, e.g. --set server.alpha=0.3 (repeatable)",
     )
+    run.add_argument(
+        "--seeds",
+        type=_seeds,
+        help="run once per seed in parallel processes (0-4, or 0-2,7) and give mean and 95%% CI",
+    )
     run.set_defaults(func=_cmd_run)
 
 
@@ -114,6 +119,11 @@ def _add_sweep(commands: Any) -> None:
         default=[],
         metavar="KEY=V1,V2",
         help="an axis of the grid, e.g. --set server.alpha=0.3,0.6,0.9 (repeatable)",
+    )
+    grid.add_argument(
+        "--seeds",
+        type=_seeds,
+        help="run every point once per seed (0-9, or 0-4,7): tables and figure give mean and 95%% CI",
     )
     grid.add_argument("--out", type=Path, help="sweep directory (default: runs/sweep-<name>-<time>)")
     grid.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once")
@@ -212,19 +222,42 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    import time
-
-    from launcher.sweep import sweep
-
-    spec = _load_or_report(args.file)
-    if spec is None:
-        return EXIT_BAD_INPUT
-    out = args.out or Path("runs") / f"sweep-{spec.name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    from actors.errors import KeyFileError
+def _seeds(text: str) -> list[int]:
+    from launcher.seeds import parse_seeds
 
     try:
-        markdown, code = sweep(args.file, args.sets, out, max(1, args.jobs), args.mode)
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    return _sweep(args.file, args.sets, args.out, "sweep-{}", max(1, args.jobs), args.mode, args.seeds, ())
+
+
+def _sweep(
+    file: Path,
+    sets: list[str],
+    out: Path | None,
+    default_name: str,
+    jobs: int,
+    mode: str | None,
+    seeds: list[int] | None,
+    base: tuple[str, ...],
+) -> int:
+    """`fedactors sweep`, and `fedactors run --seeds` (a sweep of one point over seeds)."""
+    import time
+
+    from actors.errors import KeyFileError
+    from launcher.sweep import sweep
+
+    spec = _load_or_report(file, base)
+    if spec is None:
+        return EXIT_BAD_INPUT
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    out = out or Path("runs") / f"{default_name.format(spec.name)}-{stamp}"
+    try:
+        markdown, code = sweep(file, sets, out, jobs, mode, seeds, base)
     except (TopologyError, SimError, KeyFileError, ValueError) as exc:
         print(f"fedactors: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -259,6 +292,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.file is None:
         print("fedactors: run needs a topology file, or --resume RUN_DIR", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.seeds is not None:
+        jobs = os.cpu_count() or 1
+        return _sweep(args.file, [], args.out, "{}-seeds", jobs, args.mode, args.seeds, tuple(args.overrides))
     mode = [f'mode="{args.mode}"'] if args.mode is not None else []  # checked as the file's own
     spec = _load_or_report(args.file, [*args.overrides, *mode])
     if spec is None:

@@ -144,8 +144,9 @@ class _Progress:
         self.bar.write(line, file=sys.stderr)
 
 
-def run_sim(spec: RunSpec, source: Path, run_dir: Path) -> RunResult:
-    """Run the topology in this process on virtual time (`--mode sim`)."""
+def run_sim(spec: RunSpec, source: Path | None, run_dir: Path) -> RunResult:
+    """Run the topology in this process on virtual time (`--mode sim`); `source`, the
+    topology file, is copied into the run directory (None: a spec built in Python)."""
     prepare_run_dir(spec, source, run_dir)
     progress = _Progress(spec)
     pool = remote_pool(spec, worker_count(spec), run_dir)  # [sim] hosts: workers over SSH

@@ -1,9 +1,11 @@
-"""`fedactors sweep FILE --set key=v1,v2 ...`: run a grid of variants, compare them.
+"""`fedactors sweep FILE --set key=v1,v2 ... [--seeds 0-9]`: run a grid of variants, compare them.
 
 Every point of the grid is validated before any run starts. Runs go in
 parallel processes (`fedactors run --set ...`), each into its own run
 directory under the sweep's; then one table (`sweep.md`, `sweep.csv`) and one
-figure (`sweep.png`) compare them.
+figure (`sweep.png`) compare them. With `--seeds`, every point runs once per
+seed (`NN-label/seed-S/`) and the table and figure give each point's mean
+and 95% CI over its seeds (`launcher.seeds`, `sims.bands`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from launcher.preflight import check_run
+from launcher.seeds import write_seed_tables
+from sims.bands import plot_bands
 from sims.plots import Run, plot_runs
 from sims.results import read_events, run_clock
 from sims.workers.start import WORKERS_ENV, usable_cores
@@ -39,6 +43,7 @@ COLUMNS = (
     "sim_time_s",
     "wall_time_s",
 )
+TARGET_SPENT = ("target_accuracy", "updates_to_target", "bytes_to_target")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class Point:
     overrides: tuple[str, ...]
     label: str
     run_dir: Path
+    seed: int | None = None
 
 
 def split_values(text: str) -> list[str]:
@@ -64,11 +70,15 @@ def split_values(text: str) -> list[str]:
     return [*values, current]
 
 
-def grid(sets: list[str], out_dir: Path) -> list[Point]:
-    """Every combination of `key=v1,v2,...` assignments, in the order given.
+def grid(
+    sets: list[str], out_dir: Path, seeds: list[int] | None = None, base: tuple[str, ...] = ()
+) -> list[Point]:
+    """Every combination of `key=v1,v2,...` assignments, in the order given, after the
+    `base` overrides (each one value, not split), once per seed when `seeds` are given.
 
     Each run's folder is its number and its legend label, e.g. `01-alpha=0.3_lr=0.05`,
-    or `02-server=fedavg` for a whole table (its first string stands for it).
+    or `02-server=fedavg` for a whole table (its first string stands for it); with
+    seeds, `01-alpha=0.3_lr=0.05/seed-0`.
     """
     axes = []
     for assignment in sets:
@@ -79,7 +89,11 @@ def grid(sets: list[str], out_dir: Path) -> list[Point]:
     points = []
     for number, combo in enumerate(itertools.product(*axes), 1):
         label = ",".join(_short(a) for a in combo) or "base"
-        points.append(Point(tuple(combo), label, out_dir / f"{number:02d}-{_folder_name(combo)}"))
+        folder = out_dir / f"{number:02d}-{_folder_name(combo)}"
+        if seeds is None:
+            points.append(Point((*base, *combo), label, folder))
+        else:
+            points += [Point((*base, *combo, f"seed={s}"), label, folder / f"seed-{s}", s) for s in seeds]
     return points
 
 
@@ -128,10 +142,11 @@ async def run_grid(file: Path, points: list[Point], jobs: int, mode: str | None)
 
 
 def row(point: Point) -> dict[str, Any]:
+    """The point's summary, flat: `COLUMNS` and the amounts spent to reach the target."""
     summary = json.loads((point.run_dir / "summary.json").read_text(encoding="utf-8"))
     staleness = summary.get("staleness") or {}
     flat = {**summary, "staleness_mean": staleness.get("mean"), "staleness_p90": staleness.get("p90")}
-    return {"run": point.label, **{c: flat.get(c) for c in COLUMNS}}
+    return {"run": point.label, **{c: flat.get(c) for c in (*COLUMNS, *TARGET_SPENT)}}
 
 
 def _cell(value: Any) -> str:
@@ -142,7 +157,7 @@ def write_table(rows: list[dict[str, Any]], out_dir: Path) -> str:
     """Write `sweep.csv` and `sweep.md`; return the Markdown."""
     headers = ["run", *COLUMNS]
     with (out_dir / "sweep.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=headers)
+        writer = csv.DictWriter(f, fieldnames=headers, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -152,21 +167,51 @@ def write_table(rows: list[dict[str, Any]], out_dir: Path) -> str:
     return markdown
 
 
-def sweep(file: Path, sets: list[str], out_dir: Path, jobs: int, mode: str | None) -> tuple[str, int]:
+def sweep(
+    file: Path,
+    sets: list[str],
+    out_dir: Path,
+    jobs: int,
+    mode: str | None,
+    seeds: list[int] | None = None,
+    base: tuple[str, ...] = (),
+) -> tuple[str, int]:
     """Validate, run and compare the grid; return the Markdown table and the worst exit code.
+
+    Args:
+        seeds: run every point once per seed and compare means with CIs (None: once, as the file says).
+        base: overrides every run takes (`fedactors run --set`, not split on commas).
 
     Raises:
         TopologyError, SimError, KeyFileError: a point of the grid is refused
             by the checks `run` makes (nothing ran).
         ValueError: a `--set` is not of the form key=values.
     """
-    points = grid(sets, out_dir)
+    points = grid(sets, out_dir, seeds, base)
     for point in points:
-        check_run(file, point.overrides)  # what `run` checks: nothing starts if one point fails
+        if point.seed is None or point.seed == points[0].seed:  # another seed changes no check
+            check_run(file, point.overrides)  # what `run` checks: nothing starts if one point fails
     out_dir.mkdir(parents=True, exist_ok=True)
     codes = asyncio.run(run_grid(file, points, jobs, mode))
     done = [p for p in points if (p.run_dir / "summary.json").exists()]
-    markdown = write_table([row(p) for p in done], out_dir)
-    runs = [Run(p.label, read_events(p.run_dir / "events.jsonl"), run_clock(p.run_dir)) for p in done]
-    plot_runs(runs, out_dir / "sweep.png", file.stem)
+    if seeds is None:
+        markdown = write_table([row(p) for p in done], out_dir)
+        plot_runs([_run(p) for p in done], out_dir / "sweep.png", file.stem)
+    else:
+        markdown = _compare_seeds(done, out_dir, file.stem)
     return markdown, max(codes, default=0)
+
+
+def _run(point: Point) -> Run:
+    return Run(point.label, read_events(point.run_dir / "events.jsonl"), run_clock(point.run_dir))
+
+
+def _compare_seeds(done: list[Point], out_dir: Path, title: str) -> str:
+    """The seeds' tables and their band figure; return the Markdown."""
+    by_label: dict[str, list[Point]] = {}
+    for point in done:
+        by_label.setdefault(point.label, []).append(point)
+    summaries = {label: {p.seed: row(p) for p in ps} for label, ps in by_label.items()}
+    markdown = write_seed_tables(summaries, out_dir)  # type: ignore[arg-type]
+    plot_bands({label: [_run(p) for p in ps] for label, ps in by_label.items()}, out_dir / "sweep.png", title)
+    return markdown

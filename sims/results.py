@@ -1,4 +1,4 @@
-"""A run's results: `summary.json` and `accuracy.png`, both computed from `events.jsonl`.
+"""A run's results: `summary.json`, tidy CSV tables and `accuracy.png`, all computed from `events.jsonl`.
 
 Only the event log (and `topology.json`, for the run's mode) is read, so
 results can be recomputed for any run directory, including one cut short by
@@ -14,6 +14,8 @@ import math
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
+
+from sims.tables import write_tables
 
 Clock = Literal["simulated", "wall"]
 CLOCK_LABELS: dict[Clock, str] = {"simulated": "simulated time (s)", "wall": "wall time (s)"}
@@ -111,6 +113,7 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "target_accuracy": target_accuracy,
         "time_to_target_s": (reached["t"] - start_t) if reached else None,
         "sim_time_to_target_s": reached["vt"] if reached else None,
+        **_spent_to_target(records, reached),
         "updates_applied": len(applied),
         "updates_dropped": len(dropped),
         "rejected": dict(sorted(Counter(r.get("reason", "unknown") for r in dropped).items())),
@@ -122,6 +125,19 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "participation": dict(sorted(Counter(r["client"] for r in applied).items())),
         "wall_time_s": (records[-1]["t"] - start_t) if records else 0.0,
         "sim_time_s": max((r["vt"] for r in records), default=0.0),
+    }
+
+
+def _spent_to_target(records: list[dict[str, Any]], reached: dict[str, Any] | None) -> dict[str, Any]:
+    """Updates applied and bytes sent before the evaluation that first reached the target."""
+    if reached is None:
+        return {"updates_to_target": None, "bytes_to_target": None}
+    before = records[: next(i for i, r in enumerate(records) if r is reached)]
+    applied = [r for r in before if r["event"] == "update_applied"]
+    sent = [r for r in before if r["event"] in GOSSIP_BYTES_EVENTS]
+    return {
+        "updates_to_target": len(applied),
+        "bytes_to_target": sum(r.get("bytes", 0) for r in [*applied, *sent]),
     }
 
 
@@ -192,10 +208,12 @@ def _acc(evals: list[dict[str, Any]]) -> list[float]:
 
 
 def write_results(run_dir: Path, title: str, target_accuracy: float | None) -> dict[str, Any]:
-    """Write `summary.json` and `accuracy.png` for `run_dir`; return the summary."""
+    """Write `summary.json`, the tidy tables (`sims.tables`) and `accuracy.png` for
+    `run_dir`; return the summary."""
     records = read_events(run_dir / "events.jsonl")
     summary = summarize(records, target_accuracy)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_tables(run_dir, records)
     clock = run_clock(run_dir)
     plot_accuracy(records, run_dir / "accuracy.png", title, clock)
     if summary["consensus"] is not None:

@@ -76,11 +76,14 @@ def test_each_star_example_reaches_90_percent_over_three_node_processes(tmp_path
     assert sorted(p.name for p in out.iterdir()) == [
         "accuracy.png",
         "checkpoints",
+        "clients.csv",
+        "evaluations.csv",
         "events.jsonl",
         "logs",
         "summary.json",
         "topology.json",
         "topology.toml",
+        "updates.csv",
     ]
     assert not processes_mentioning(str(out))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,52 @@ def test_the_same_file_runs_in_local_mode_over_processes_with_the_same_outputs(t
     ]
     assert {e["node"] for e in local_events} >= {"node-0", "node-1", "node-2"}
     assert {"task_dropped", "update_applied", "evaluated"} <= {e["event"] for e in local_events}
+
+
+def test_a_sweep_over_seeds_gives_each_point_the_mean_and_t_interval_of_its_seeds(tmp_path: Path) -> None:
+    (tmp_path / "small.toml").write_text(SMALL.replace("[stop]", "[stop]\ntarget_accuracy = 0.8"))
+    out = tmp_path / "sweep"
+
+    result = fedactors(
+        "sweep", str(tmp_path / "small.toml"), "--out", str(out), "--seeds", "0-2",
+        "--set", "server.alpha=0.3,0.9", "--jobs", "2",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    per_run = list(csv.DictReader((out / "seeds.csv").read_text().splitlines()))
+    assert [(r["run"], r["seed"]) for r in per_run] == [
+        (a, s) for a in ("alpha=0.3", "alpha=0.9") for s in ("0", "1", "2")
+    ]
+    points = list(csv.DictReader((out / "sweep.csv").read_text().splitlines()))
+    for point in points:
+        finals = [float(r["final_accuracy"]) for r in per_run if r["run"] == point["run"]]
+        mean = sum(finals) / 3
+        half = 4.302652729 * statistics.stdev(finals) / 3**0.5  # t(0.975, 2)
+        assert point["seeds"] == "3"
+        assert float(point["final_accuracy_mean"]) == pytest.approx(mean)
+        assert float(point["final_accuracy_ci95_high"]) == pytest.approx(mean + half)
+        reached = [r for r in per_run if r["run"] == point["run"] and r["sim_time_to_target_s"]]
+        assert int(point["target_reached"]) == len(reached)
+    paired = list(csv.DictReader((out / "paired.csv").read_text().splitlines()))
+    assert [(p["run"], p["against"], p["final_accuracy_pairs"]) for p in paired] == [
+        ("alpha=0.9", "alpha=0.3", "3")
+    ]
+    assert "± " in (out / "sweep.md").read_text()
+    assert (out / "sweep.png").stat().st_size > 10_000
+    assert (out / "01-alpha=0.3" / "seed-2" / "updates.csv").exists()
+
+
+def test_run_with_seeds_runs_the_file_once_per_seed_with_its_overrides(tmp_path: Path) -> None:
+    (tmp_path / "small.toml").write_text(SMALL)
+    out = tmp_path / "seeds"
+
+    result = fedactors(
+        "run", str(tmp_path / "small.toml"), "--seeds", "3,5", "--set", "stop.max_versions=10",
+        "--out", str(out),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    (point,) = csv.DictReader((out / "sweep.csv").read_text().splitlines())
+    assert (point["run"], point["seeds"], point["updates_applied_mean"]) == ("base", "2", "10.0")
+    resolved = [json.loads((out / "01-base" / f"seed-{s}" / "topology.json").read_text()) for s in (3, 5)]
+    assert [(r["seed"], r["stop"]["max_versions"]) for r in resolved] == [(3, 10), (5, 10)]
