@@ -25,11 +25,14 @@ import structlog
 from actors.actor import Actor
 from actors.clock import Clock, WallClock
 from actors.codec import encode, wire_size
+from actors.compression.base import Compressed
+from actors.compression.edges import EdgeCodecs, expand
 from actors.delivery import DelayLine, LinkModel
 from actors.errors import (
     ActorNotFoundError,
     ActorStoppedError,
     AskTimeoutError,
+    DecodeError,
     DuplicateActorError,
     FedActorsError,
     MailboxFullError,
@@ -58,6 +61,9 @@ class Node(Inbound):
         links: when set, every message arrives after the delay this model gives
             (latency + encoded bytes / bandwidth); sends then never raise for an
             unreachable peer: the failure is logged when the delivery is due.
+        compression: the schemes of compressed edges; their `Task` and `Update`
+            weights are compressed where they are routed (and so charged and
+            encoded compressed), and expanded before the receiver's handler.
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class Node(Inbound):
         config: NodeConfig | None = None,
         sink: EventSink | None = None,
         links: LinkModel | None = None,
+        compression: EdgeCodecs | None = None,
     ) -> None:
         self.node_id = node_id
         self.transport = transport
@@ -76,6 +83,7 @@ class Node(Inbound):
         self.config = config or NodeConfig()
         self.sink: EventSink = sink or NullSink()
         self.links = links
+        self.compression = compression
         self._delay_line = DelayLine(self.clock) if links is not None else None
         self.log = structlog.get_logger("fedactors.node").bind(node=node_id)
         self._slots: dict[str, _Slot] = {}
@@ -216,12 +224,23 @@ class Node(Inbound):
         return body
 
     async def _route(self, envelope: Envelope) -> None:
+        if self.compression is not None:
+            envelope = self._compressed(envelope)
         if self.links is not None and self._delay_line is not None:
             nbytes = wire_size(encode(envelope))
             at = self.links.arrival(envelope.sender, envelope.receiver, nbytes, self.clock.now())
             self._delay_line.schedule(at, partial(self._deliver_late, envelope))
             return
         await self._deliver(envelope)
+
+    def _compressed(self, envelope: Envelope) -> Envelope:
+        assert self.compression is not None
+        done = self.compression.compress(envelope)
+        if done is None:
+            return envelope
+        sent, fields = done
+        Metrics(self.sink, self.clock, self.node_id, envelope.sender).record("message_compressed", **fields)
+        return sent
 
     async def _deliver_late(self, envelope: Envelope) -> None:
         try:
@@ -319,6 +338,13 @@ class Node(Inbound):
 
     async def _dispatch(self, slot: _Slot, envelope: Envelope) -> None:
         actor = slot.actor
+        if isinstance(envelope.body, Compressed):
+            try:
+                body = expand(envelope.body)
+                envelope = Envelope(envelope.sender, envelope.receiver, body, *_rest(envelope))
+            except DecodeError as exc:
+                self._count_drop(actor.log, "undecodable compressed weights", envelope, error=str(exc))
+                return
         method = actor._handlers.get(type(envelope.body))
         if method is None:
             self._count_drop(actor.log, "no handler", envelope, sender=envelope.sender)
@@ -410,6 +436,10 @@ class Node(Inbound):
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self.log.debug("node_stopped")
+
+
+def _rest(envelope: Envelope) -> tuple[int, int, str]:
+    return envelope.corr_id, envelope.flags, envelope.origin
 
 
 def run_process(main: Coroutine[Any, Any, R]) -> R:

@@ -18,6 +18,7 @@ from actors.actor import Actor
 from actors.client.local_sgd import TrainConfig
 from actors.client.trainer import TorchTrainer, Trainer
 from actors.client.trainer_client import TrainerClient
+from actors.compression.edges import EdgeCodecs
 from actors.liveness import Heartbeats
 from actors.peer import MONITOR, DpsgdConfig, DpsgdPeer, GossipMonitor, PairwiseConfig, PairwisePeer
 from actors.scheduler import (
@@ -129,6 +130,11 @@ class NodeBuilder:
         if self.spec.behaviour.links.is_instant:
             return None
         return SimLinks(self.graph, self.spec.behaviour.links, self.spec.seed)
+
+    def compression(self) -> EdgeCodecs | None:
+        """The schemes of `[compression]` (None when no link compresses)."""
+        table = self.spec.compression.table(self.graph)
+        return EdgeCodecs(table, self.spec.seed) if table else None
 
     def initial_weights(self, seed: int | None = None) -> dict[str, torch.Tensor]:
         """The global model at version 0 (the same in every process for a seed);

@@ -122,6 +122,7 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "staleness": staleness_stats([r["staleness"] for r in applied]),
         "staleness_by_level": _staleness_by_level(applied),
         "consensus": _consensus(records),
+        "compression": _compression(records),
         "participation": dict(sorted(Counter(r["client"] for r in applied).items())),
         "wall_time_s": (records[-1]["t"] - start_t) if records else 0.0,
         "sim_time_s": max((r["vt"] for r in records), default=0.0),
@@ -139,6 +140,25 @@ def _spent_to_target(records: list[dict[str, Any]], reached: dict[str, Any] | No
         "updates_to_target": len(applied),
         "bytes_to_target": sum(r.get("bytes", 0) for r in [*applied, *sent]),
     }
+
+
+def _compression(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Runs with `[compression]`: per direction, messages compressed, the bytes their weights took
+    on the wire (`bytes`) and would have taken dense (`dense_bytes`), and their ratio."""
+    sent = [r for r in records if r["event"] == "message_compressed"]
+    if not sent:
+        return None
+    out: dict[str, Any] = {}
+    for direction, kind in (("uplink", "fl.update"), ("downlink", "fl.task")):
+        these = [r for r in sent if r["kind"] == kind]
+        nbytes, dense = sum(r["bytes"] for r in these), sum(r["dense_bytes"] for r in these)
+        out[direction] = {
+            "messages": len(these),
+            "bytes": nbytes,
+            "dense_bytes": dense,
+            "ratio": nbytes / dense if dense else None,
+        }
+    return out
 
 
 def _staleness_by_level(applied: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -101,6 +101,7 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
         config=NodeConfig(mailbox_capacity=SIM_MAILBOX_CAPACITY, compute="inline"),
         sink=recorder,
         links=builder.links(),
+        compression=builder.compression(),
     )
     node.spawn(recorder, RECORDER)
     for name, actor in builder.build(actor_ids):

@@ -39,6 +39,7 @@ from topologies.graph_specs import GraphSpec
 from topologies.imports import add_import_paths
 from topologies.limits import MAX_PROCESSES
 from topologies.specs.behaviour import BehaviourSpec
+from topologies.specs.compression import CompressionSpec
 from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec, check_callable
 from topologies.specs.model import ModelSpec
 from topologies.specs.security import SecuritySpec
@@ -132,6 +133,7 @@ class RunSpec(_Spec):
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     sim: SimSpec = Field(default_factory=SimSpec)
+    compression: CompressionSpec = Field(default_factory=CompressionSpec)
 
     @field_validator("import_paths")
     @classmethod
@@ -163,6 +165,7 @@ class RunSpec(_Spec):
         graph = self.graph.build()
         self._check_roles_have_tables(graph)
         self._check_fallbacks(graph)
+        self.compression.check(graph, deltas_up=not isinstance(self.server, FedAsyncConfig))
         timed = self.behaviour.compute.time is not None
         if isinstance(self.peer, PairwiseConfig) and self.mode == "sim" and not timed:
             raise ValueError(
