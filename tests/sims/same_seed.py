@@ -2,7 +2,7 @@
 
 FedAsync (seeded choice of idle clients under a concurrency limit, dropouts,
 expired tasks), FedBuff (deltas, a buffer) and FedAvg (sampled rounds, partial
-work of stragglers), with momentum, weight decay, FedProx and clipping on the
+work of stragglers; late work cancelled), with momentum, weight decay, FedProx and clipping on the
 clients. `tests/sims/data/same_seed/<name>.jsonl` holds each run's events (wall
 time `t` removed) as the code before the per-update speed-ups (issue 19) wrote
 them; `test_same_seed_events.py` compares against them.
@@ -39,14 +39,14 @@ kind = "synthetic"
 alpha = 1.0
 beta = 1.0
 num_users = {clients}
+[graph]
+template = "star"
+clients = {clients}
 """
 
 FEDASYNC = (
     _COMMON.format(name="fedasync", clients=12)
     + """
-[graph]
-template = "star"
-clients = 12
 [server]
 algorithm = "fedasync"
 alpha = 0.5
@@ -66,9 +66,6 @@ max_versions = 30
 FEDBUFF = (
     _COMMON.format(name="fedbuff", clients=12)
     + """
-[graph]
-template = "star"
-clients = 12
 [server]
 algorithm = "fedbuff"
 buffer_size = 3
@@ -84,9 +81,6 @@ max_versions = 8
 FEDAVG = (
     _COMMON.format(name="fedavg", clients=10)
     + """
-[graph]
-template = "star"
-clients = 10
 [server]
 algorithm = "fedavg"
 clients_per_round = 4
@@ -101,7 +95,22 @@ max_rounds = 4
 """
 )
 
-RUNS = {"fedasync": FEDASYNC, "fedbuff": FEDBUFF, "fedavg": FEDAVG}
+# Late clients' work is cancelled when the round closes (`task_cancelled`), some queued, some in training.
+FEDAVG_CANCEL = (
+    _COMMON.format(name="fedavg-cancel", clients=10)
+    + """
+[server]
+algorithm = "fedavg"
+clients_per_round = 6
+round_deadline_s = 4.0
+[behaviour.compute]
+time = { kind = "lognormal", median_s = 3.0, sigma = 1.0 }
+[stop]
+max_rounds = 6
+"""
+)
+
+RUNS = {"fedasync": FEDASYNC, "fedbuff": FEDBUFF, "fedavg": FEDAVG, "fedavg_cancel": FEDAVG_CANCEL}
 
 
 def events_without_wall_time(text: str, out: Path) -> list[str]:
