@@ -23,6 +23,7 @@ use it).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -124,6 +125,8 @@ def local_train(
     """Train `model` in place with minibatch SGD on `(x, y)`.
 
     The model is put in training mode and given back in the mode it came in.
+    A caller that trains the same model again and again (a client, task after
+    task) keeps a `LocalSGD` of it instead, which builds the optimizer once.
 
     Args:
         model: maps a batch of `x` to logits of shape (batch, classes).
@@ -140,44 +143,117 @@ def local_train(
         TrainingInputError: `x` and `y` do not fit each other or are empty.
         pydantic.ValidationError: `epochs` is given and below 1.
     """
+    return LocalSGD(model).train(x, y, config, generator, epochs, steps)
+
+
+class LocalSGD:
+    """`local_train` of one model, for many tasks: what a task needs is built once.
+
+    One `torch.optim.SGD` over the model's trainable parameters serves every
+    task: each starts by setting its learning rate, momentum and weight decay
+    and clearing its state (the momentum buffers), which is a new optimizer's
+    state, so the steps are the same, bit for bit. FedProx's anchor (the
+    weights the task started from) is copied into buffers kept from the last
+    task. A model given other parameters since (or other `requires_grad`) gets
+    a new optimizer.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self._params: list[nn.Parameter] = []
+        self._optimizer: torch.optim.SGD | None = None
+        self._anchor: list[torch.Tensor] = []
+
+    def train(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        config: TrainConfig,
+        generator: torch.Generator,
+        epochs: int | None = None,
+        steps: int | None = None,
+    ) -> TrainResult:
+        """`local_train(self.model, ...)`; see there for the arguments and errors."""
+        if epochs is not None or steps is not None:
+            config = _with_work(config, epochs, steps)
+        num_samples = _check_data(x, y)
+        was_training = self.model.training
+        _set_mode(self.model, True)
+        try:
+            num_steps, mean_loss = self._train(x, y, config, generator)
+        finally:
+            _set_mode(self.model, was_training)
+        return TrainResult(num_samples, num_steps, mean_loss)
+
+    def _train(
+        self, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, generator: torch.Generator
+    ) -> tuple[int, float]:
+        params, optimizer = self._reset(config)
+        anchor = self._anchored(params) if config.prox_mu > 0 else None
+        losses: list[torch.Tensor] = []
+        counts: list[int] = []
+        for batch in _batches(x.shape[0], config, generator, x.device):
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(self.model(x.index_select(0, batch)), y.index_select(0, batch))
+            loss.backward()
+            _finish_gradient(params, anchor, config)
+            optimizer.step()
+            losses.append(loss.detach())
+            counts.append(batch.numel())
+        return len(counts), _mean_loss(losses, counts)
+
+    def _reset(self, config: TrainConfig) -> tuple[list[nn.Parameter], torch.optim.SGD]:
+        """The optimizer, as `torch.optim.SGD(params, lr, momentum, weight_decay)` would make it."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = self._optimizer
+        if (
+            optimizer is None
+            or len(params) != len(self._params)
+            or any(p is not q for p, q in zip(params, self._params, strict=True))
+        ):
+            optimizer = self._optimizer = torch.optim.SGD(params, lr=config.lr)
+            self._params, self._anchor = params, []
+        group = optimizer.param_groups[0]
+        group.update(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        optimizer.state.clear()
+        return params, optimizer
+
+    def _anchored(self, params: list[nn.Parameter]) -> list[torch.Tensor]:
+        """w_global: the parameters now, copied into the buffers of the last task."""
+        if not self._anchor:
+            self._anchor = [p.detach().clone() for p in params]
+        else:
+            for buffer, p in zip(self._anchor, params, strict=True):
+                buffer.copy_(p.detach())
+        return self._anchor
+
+
+@functools.lru_cache(maxsize=64)
+def _with_work(config: TrainConfig, epochs: int | None, steps: int | None) -> TrainConfig:
+    """`config` with the task's epochs (or else steps), validated once per distinct triple."""
     if epochs is not None:
-        config = TrainConfig.model_validate({**config.model_dump(), "epochs": epochs, "steps": None})
-    elif steps is not None:
-        config = TrainConfig.model_validate({**config.model_dump(), "epochs": None, "steps": steps})
-    num_samples = _check_data(x, y)
-    was_training = model.training
-    model.train()
-    try:
-        num_steps, mean_loss = _train(model, x, y, config, generator)
-    finally:
-        model.train(was_training)
-    return TrainResult(num_samples, num_steps, mean_loss)
+        return TrainConfig.model_validate({**config.model_dump(), "epochs": epochs, "steps": None})
+    return TrainConfig.model_validate({**config.model_dump(), "epochs": None, "steps": steps})
 
 
-def _train(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    config: TrainConfig,
-    generator: torch.Generator,
-) -> tuple[int, float]:
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(
-        params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-    anchor = [p.detach().clone() for p in params] if config.prox_mu > 0 else None
-    loss_sum = torch.zeros((), dtype=torch.float64)
-    num_steps = seen = 0
-    for batch in _batches(x.shape[0], config, generator, x.device):
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x[batch]), y[batch])
-        loss.backward()
-        _finish_gradient(params, anchor, config)
-        optimizer.step()
-        loss_sum += loss.detach().cpu() * batch.numel()
-        num_steps += 1
-        seen += batch.numel()
-    return num_steps, (loss_sum / seen).item()
+def _set_mode(model: nn.Module, training: bool) -> None:
+    """`model.train(training)`, skipped when every module is in that mode already (it is slow)."""
+    if any(m.training != training for m in model.modules()):
+        model.train(training)
+
+
+def _mean_loss(losses: list[torch.Tensor], counts: list[int]) -> float:
+    """Σ loss_i·n_i / Σ n_i, rounded as a float64 sum of float32 products, summed in step order.
+
+    One transfer at the end instead of one per step; the arithmetic is that of
+    `total += loss.cpu() * n` with `total` a float64 tensor, step by step.
+    """
+    stacked = torch.stack(losses)
+    products = (stacked * torch.tensor(counts, dtype=stacked.dtype, device=stacked.device)).tolist()
+    total = 0.0
+    for product in products:
+        total += product
+    return total / sum(counts)
 
 
 def _batches(
@@ -222,11 +298,11 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         raise TrainingInputError("batch_size", "an int >= 1", str(batch_size))
     num_samples = _check_data(x, y)
     was_training = model.training
-    model.eval()
+    _set_mode(model, False)
     try:
         loss_sum, correct = _score(model, x, y, batch_size)
     finally:
-        model.train(was_training)
+        _set_mode(model, was_training)
     return Evaluation(loss_sum / num_samples, correct / num_samples, num_samples)
 
 

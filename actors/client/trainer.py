@@ -7,6 +7,7 @@ topology file) only has to offer the same three members.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -14,7 +15,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from actors.client.local_sgd import Evaluation, TrainConfig, TrainResult, evaluate, local_train
+from actors.client.local_sgd import Evaluation, LocalSGD, TrainConfig, TrainResult, evaluate
+from actors.client.model_state import ModelState
 from actors.statedict import StateDict
 
 
@@ -53,6 +55,10 @@ class TorchTrainer:
             process trains it, nor on what that process trained before.
         device: where the model and data live while training ("cpu", "cuda:1");
             weights go in and come out on the CPU.
+
+    Trainers of one process may share one model (a simulation's clients train
+    one at a time): they share its optimizer and buffers too (`LocalSGD`,
+    `ModelState`), built once, so a task allocates no more than its results.
     """
 
     def __init__(
@@ -71,6 +77,8 @@ class TorchTrainer:
         self.config = config
         self.seed = seed
         self.fits = 0
+        self.session = _session(self.model)
+        self._generator = torch.Generator()  # reseeded by each task: a new one's stream
 
     @property
     def num_samples(self) -> int:
@@ -87,21 +95,33 @@ class TorchTrainer:
     ) -> tuple[StateDict, TrainResult]:
         """`fit` as the client's task `number` (what a simulation worker runs)."""
         seed = task_seed(self.seed, number)
-        self.model.load_state_dict(weights)
-        generator = torch.Generator().manual_seed(seed)
+        self.session.state.load(weights)
+        generator = self._generator.manual_seed(seed)
         with _global_rng_seeded(seed, self.device):
-            result = local_train(self.model, self.x, self.y, self.config, generator, epochs, steps)
-        return self._weights(), result
-
-    def _weights(self) -> StateDict:
-        # On the CPU, fresh tensors: a copy either way (`to` copies off a GPU, `clone` on the CPU).
-        if self.device.type == "cpu":
-            return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        return {k: v.detach().to("cpu") for k, v in self.model.state_dict().items()}
+            result = self.session.sgd.train(self.x, self.y, self.config, generator, epochs, steps)
+        return self.session.state.copy(self.device), result
 
     def evaluate(self, weights: StateDict) -> Evaluation:
-        self.model.load_state_dict(weights)
+        self.session.state.load(weights)
         return evaluate(self.model, self.x, self.y)
+
+
+class _Session:
+    """What every task on one model reuses: its optimizer, its buffers, where its tensors are."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.state = ModelState(model)
+        self.sgd = LocalSGD(model)
+
+
+_SESSIONS: weakref.WeakKeyDictionary[nn.Module, _Session] = weakref.WeakKeyDictionary()
+
+
+def _session(model: nn.Module) -> _Session:
+    session = _SESSIONS.get(model)
+    if session is None:
+        session = _SESSIONS[model] = _Session(model)
+    return session
 
 
 _MASK64 = (1 << 64) - 1

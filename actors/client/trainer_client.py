@@ -47,6 +47,12 @@ def _share_of_deadline(deadline_s: float | None, spent_s: float, rounds_left: in
     return max(0.0, deadline_s - spent_s) / rounds_left
 
 
+def _uncancel() -> int:
+    task = asyncio.current_task()
+    assert task is not None  # called from `_work`
+    return task.uncancel()
+
+
 class _Work:
     """What a task's local rounds have done so far."""
 
@@ -103,7 +109,9 @@ class TrainerClient(Actor):
         self.behaviour: ClientBehaviour = behaviour or AsFastAsPossible()
         self.tasks_done = 0
         self._tasks: asyncio.Queue[tuple[Task, str]] = asyncio.Queue()
-        self._current: tuple[int, asyncio.Task[None]] | None = None  # the task id in training
+        self._worker: asyncio.Task[None] | None = None  # runs `_work`
+        self._current: int | None = None  # the task id in training
+        self._cancel_asked = False  # `_worker` was cancelled to stop `_current`
         self._queued: set[int] = set()  # task ids waiting for the one in training
         self._cancelled: set[int] = set()  # queued tasks the parent no longer wants
         self.liveness = Liveness(self, heartbeats, self._parent_lost) if heartbeats else None
@@ -113,7 +121,7 @@ class TrainerClient(Actor):
         return self.link.parent
 
     async def on_start(self) -> None:
-        self.start_task(self._work(), "work")
+        self._worker = self.start_task(self._work(), "work")
         await self._join()
 
     async def _join(self) -> None:
@@ -135,8 +143,10 @@ class TrainerClient(Actor):
 
     @handler
     async def on_cancel(self, msg: Cancel, sender: str) -> None:
-        if self._current is not None and self._current[0] == msg.task_id:
-            self._current[1].cancel()
+        if self._current == msg.task_id and self._worker is not None:
+            if not self._cancel_asked:
+                self._cancel_asked = True
+                self._worker.cancel()
         elif msg.task_id in self._queued:
             self._cancelled.add(msg.task_id)
         else:
@@ -144,17 +154,30 @@ class TrainerClient(Actor):
         self.metrics.record("task_cancelled", task=msg.task_id)
 
     async def _work(self) -> None:
-        """Tasks one at a time, each in its own task so that `Cancel` can stop it."""
+        """Tasks one at a time; `Cancel` cancels this loop's task and the loop goes on.
+
+        A task runs inline, not in an asyncio task of its own (whose creation
+        and `asyncio.wait` cost more than a small model's training step); the
+        `sleep(0)`s stand where that task's first step and its completion's
+        callbacks were, so every actor runs in the same order as with it.
+        """
         while True:
             task, sender = await self._tasks.get()
             self._queued.discard(task.task_id)
             if task.task_id in self._cancelled:
                 self._cancelled.discard(task.task_id)
                 continue
-            work = self.start_task(self._do_task(task, sender), f"task-{task.task_id}")
-            self._current = (task.task_id, work)
-            await asyncio.wait([work])
-            self._current = None
+            self._current = task.task_id
+            try:
+                await asyncio.sleep(0)
+                await self._do_task(task, sender)
+            except asyncio.CancelledError:
+                if not self._cancel_asked or _uncancel() > 0:
+                    raise  # the actor is stopping, not (only) this task
+            finally:
+                self._current, self._cancel_asked = None, False
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
 
     async def _do_task(self, task: Task, sender: str) -> None:
         work = _Work(task.epochs)

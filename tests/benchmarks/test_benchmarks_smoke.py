@@ -29,6 +29,11 @@ EXPECTED_CASES = {
     ],
     "transfer": ["state_dict over tcp", "state_dict over ipc"],
     "messages": ["round trip, 100 B each way", "one-way rate, 100 B messages"],
+    "per_update": [
+        "client update, FedAvg K=2 of 10, 2 rounds",
+        "client update, FedAvg K=10 of 10, 2 rounds",
+        "CLI start",
+    ],
     "startup_validate": [
         "validate topologies/examples/fedasync.toml",
         "import topologies.load",
