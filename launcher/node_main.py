@@ -26,14 +26,13 @@ from actors.logs import log_off_the_loop
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
-from launcher.keys import install_shipped_keys, node_zmq_config, ships_keys
+from launcher.keys import LAUNCHER_NODE, install_shipped_keys, node_zmq_config, ships_keys
 from launcher.rendezvous import COORDINATOR, NodeAgent, agent_name
 from sims.build import NodeBuilder
 from sims.recorder import RECORDER
 from topologies.placement import plan_processes
 from topologies.spec import RunSpec
 
-LAUNCHER_NODE = "launcher"
 STDIN_EOF_GRACE_S = 10.0  # after stdin ends: SIGTERM, then SIGKILL this long after if still alive
 
 
