@@ -32,11 +32,11 @@ from actors.client.local_sgd import (
     local_train,
 )
 from actors.client.trainer import TorchTrainer, Trainer
+from actors.configs.servers import CustomServerConfig
 from actors.protocol import Update
 from actors.server.aggregators.base import Aggregator, check_updates
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
-from actors.server.custom import CustomServerConfig
 from actors.statedict import StateDict, add_scaled, flatten, unflatten
 
 

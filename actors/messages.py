@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-import torch
 
 # A tree of tensors: a tensor, or dicts / lists of trees (leaves may also be
 # plain numbers or strings, e.g. metadata beside a state_dict).
@@ -136,15 +135,25 @@ _SIMPLE: dict[Any, Check] = {
     bytes: _scalar((bytes, bytearray, memoryview)),
     bool: _scalar((bool,)),
     type(None): lambda v: v is None,
-    torch.Tensor: _scalar((torch.Tensor,)),
     np.ndarray: _scalar((np.ndarray,)),
     Any: _is_tree,
 }
 
 
+def _is_torch_tensor(annotation: Any) -> bool:
+    # Named, not imported: this module runs in `validate` and the schema, which must not
+    # import torch (~2 s); a class that annotates a field `torch.Tensor` has imported it.
+    return (
+        getattr(annotation, "__module__", None) == "torch"
+        and getattr(annotation, "__name__", None) == "Tensor"
+    )
+
+
 def _check_for(annotation: Any) -> Check:
     if annotation in _SIMPLE:
         return _SIMPLE[annotation]
+    if _is_torch_tensor(annotation):
+        return _scalar((annotation,))
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (types.UnionType, typing.Union):

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actors.logs import configure_logging, tracebacks_logged
-from actors.node import run_process
 from sims.errors import SimError
 from topologies.errors import TopologyError
 from topologies.imports import described_error
@@ -381,6 +380,7 @@ def _cmd_topology_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_node(args: argparse.Namespace) -> int:
+    from actors.node import run_process
     from launcher.node_main import announce_pid, exit_on_stdin_eof, read_spec, serve_node
     from launcher.processes import die_with_parent
 

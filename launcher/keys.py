@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -40,10 +40,13 @@ from actors.transport.curve import (
     read_public_keys,
     write_key_pair,
 )
-from actors.transport.zeromq import ZmqConfig, curve_public_key, new_curve_key_pair
-from launcher.rendezvous import LAUNCHER_NODE
 from topologies.spec import RunSpec
 from topologies.specs.security import SecuritySpec, resolve_security
+
+if TYPE_CHECKING:
+    from actors.transport.zeromq import ZmqConfig
+
+LAUNCHER_NODE = "launcher"  # the launcher's node id (its key pair's name)
 
 log = structlog.get_logger("launcher.keys")
 
@@ -55,6 +58,8 @@ def new_keys(name: str, directory: Path) -> tuple[Path, Path]:
         KeyFileError: a key of that name exists already in `directory`.
         ValueError: `name` is not a plain file name.
     """
+    from actors.transport.zeromq import new_curve_key_pair  # zmq and torch (its codec) only when used
+
     public, secret = new_curve_key_pair()
     return write_key_pair(directory, name, public, secret)
 
@@ -66,6 +71,8 @@ def load_key_pair(path: Path) -> tuple[str, str]:
         KeyFileError: the file is missing, malformed, readable by others, or
             its public key is not the one of its secret key.
     """
+    from actors.transport.zeromq import curve_public_key
+
     public, secret = read_key_pair(path)
     if curve_public_key(secret) != public:
         raise KeyFileError(str(path), "its public-key does not belong to its secret-key")
@@ -109,6 +116,8 @@ def node_zmq_config(security: SecuritySpec, node_id: str, keys_dir: Path | None 
     Raises:
         KeyFileError: a key file it needs is missing or malformed.
     """
+    from actors.transport.zeromq import ZmqConfig
+
     return ZmqConfig(curve=node_curve(security, node_id, keys_dir))
 
 
@@ -129,7 +138,6 @@ def check_keys(security: SecuritySpec) -> None:
     Raises:
         KeyFileError: naming the file.
     """
-
     if security.curve is not True:
         return
     if not made_for(security, LAUNCHER_NODE) or key_paths(security.keys_dir, LAUNCHER_NODE)[1].exists():

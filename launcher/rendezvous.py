@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from actors.node import Node
 
 COORDINATOR = "coordinator"
-LAUNCHER_NODE = "launcher"  # the node id of the launcher, where the coordinator and recorder live
 
 
 def agent_name(node_id: str) -> str:

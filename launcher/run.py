@@ -27,7 +27,7 @@ from actors.transport.zeromq import ZmqTransport
 from launcher.backends.base import Backend, BackendError, NodeLaunch
 from launcher.backends.local import LocalBackend
 from launcher.hosts import HostSpec, HostsSpec
-from launcher.keys import make_node_keys, node_zmq_config, with_security_resolved
+from launcher.keys import LAUNCHER_NODE, make_node_keys, node_zmq_config, with_security_resolved
 from launcher.lifecycle import (
     EXIT_INTERRUPTED,
     EXIT_NODE_FAILED,
@@ -38,7 +38,7 @@ from launcher.lifecycle import (
     supervise,
 )
 from launcher.processes import NodeProcess
-from launcher.rendezvous import COORDINATOR, LAUNCHER_NODE, Coordinator, advertised
+from launcher.rendezvous import COORDINATOR, Coordinator, advertised
 from launcher.sim_workers import remote_pool
 from sims.build import build_graph
 from sims.recorder import RECORDER, Recorder

@@ -20,10 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from actors.server import SERVERS
-from actors.server.aggregators import CUSTOM_AGGREGATORS, CustomAggregatorConfig
-from actors.server.asynchronous import AsyncServer
-from actors.server.custom import CustomServerConfig
+from actors.configs.aggregators import CustomAggregatorConfig
+from actors.configs.servers import CustomServerConfig
 from actors.server.staleness import CUSTOM_STALENESS, CustomStalenessConfig
 from topologies.errors import ImportPathError
 from topologies.imports import check_signature, described_error, resolve_import
@@ -42,6 +40,8 @@ def register_user_code(tables: dict[str, Any]) -> None:
     """
     for table, config in tables.items():
         if isinstance(config, CustomServerConfig):
+            from actors.server import SERVERS  # the roles (and torch) only for a file with user code
+
             try:
                 SERVERS["custom"] = _server(config)
             except ImportPathError as exc:
@@ -51,6 +51,8 @@ def register_user_code(tables: dict[str, Any]) -> None:
             field = f"{table}.{slot}"
             try:
                 if isinstance(value, CustomAggregatorConfig):
+                    from actors.server.aggregators.custom import CUSTOM_AGGREGATORS
+
                     CUSTOM_AGGREGATORS[value.path] = _aggregator(value)
                 elif isinstance(value, CustomStalenessConfig):
                     CUSTOM_STALENESS[value.path] = _staleness(value)
@@ -73,6 +75,8 @@ def _aggregator(config: CustomAggregatorConfig) -> Any:
 
 
 def _server(config: CustomServerConfig) -> Any:
+    from actors.server.asynchronous import AsyncServer
+
     cls = resolve_import(config.path)
     if not (isinstance(cls, type) and issubclass(cls, AsyncServer)):
         raise ImportPathError(config.path, f"expected a subclass of AsyncServer, got {cls!r}"[:200])

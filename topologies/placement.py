@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from actors.peer import MONITOR
+from actors.configs.peers import MONITOR
 from topologies.errors import TopologyError
 from topologies.graph import Graph
 from topologies.spec import RunSpec

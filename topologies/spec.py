@@ -22,15 +22,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from actors.client.local_sgd import TrainConfig
+from actors.configs.client import TrainConfig
+from actors.configs.peers import DpsgdConfig, PairwiseConfig
+from actors.configs.schedulers import AsyncEdgeConfig, HierFavgConfig, RelayConfig
+from actors.configs.servers import (
+    CheckpointConfig,
+    CustomServerConfig,
+    FedAsyncConfig,
+    FedAvgConfig,
+    FedBuffConfig,
+)
 from actors.liveness import LivenessConfig
-from actors.peer import DpsgdConfig, PairwiseConfig
-from actors.scheduler import AsyncEdgeConfig, HierFavgConfig, RelayConfig
-from actors.server.checkpoint import CheckpointConfig
-from actors.server.custom import CustomServerConfig
-from actors.server.fedasync import FedAsyncConfig
-from actors.server.fedavg import FedAvgConfig
-from actors.server.fedbuff import FedBuffConfig
 from actors.server.stop import StopConfig
 from topologies.custom import register_user_code
 from topologies.errors import TopologyError

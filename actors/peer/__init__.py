@@ -4,9 +4,10 @@ dpsgd      D-PSGD, synchronous rounds, mixing-matrix averaging with neighbours
 pairwise   asynchronous push-pull averaging with a random neighbour
 """
 
-from actors.peer.dpsgd import DpsgdConfig, DpsgdPeer
-from actors.peer.monitor import MONITOR, GossipMonitor, consensus_distance
-from actors.peer.pairwise import PairwiseConfig, PairwisePeer
+from actors.configs.peers import MONITOR, DpsgdConfig, PairwiseConfig
+from actors.peer.dpsgd import DpsgdPeer
+from actors.peer.monitor import GossipMonitor, consensus_distance
+from actors.peer.pairwise import PairwisePeer
 
 __all__ = [
     "MONITOR",

@@ -35,36 +35,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
+from actors.configs.peers import DpsgdConfig
 from actors.errors import FedActorsError
 from actors.protocol import Gossip, Leave, PeerReport, Snapshot
 from actors.statedict import StateDict, add, sub, weighted_mean
-
-
-class DpsgdConfig(BaseModel):
-    """D-PSGD's settings.
-
-    Attributes:
-        algorithm: `dpsgd` (Lian et al.'s update) or `atc` (adapt then combine).
-        report_every: rounds between reports to the monitor (its evaluation period).
-        gossip_steps: averaging exchanges with the neighbours per round.
-        init: `independent`: each peer draws its own initial model (consensus
-            starts far apart); `same`: every peer starts from the same model.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    algorithm: Literal["dpsgd", "atc"] = "dpsgd"
-    report_every: int = Field(default=1, gt=0)
-    gossip_steps: int = Field(default=1, gt=0)
-    init: Literal["independent", "same"] = "independent"
 
 
 class DpsgdPeer(Actor):

@@ -30,8 +30,6 @@ from actors.protocol import Done, Leave, PeerReport, Snapshot
 from actors.server.stop import StopConfig
 from actors.statedict import StateDict, is_floating, mean
 
-MONITOR = "monitor"
-
 Evaluator = Callable[[StateDict], Evaluation]
 
 

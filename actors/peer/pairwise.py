@@ -30,35 +30,16 @@ changes: the one case a lossy link can break).
 from __future__ import annotations
 
 import random
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from actors.actor import Actor, handler
 from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
 from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
+from actors.configs.peers import PairwiseConfig
 from actors.errors import FedActorsError
 from actors.messages import Ack
 from actors.protocol import Leave, PeerReport, PushPull, Snapshot
 from actors.statedict import StateDict, add, sub, weighted_mean
-
-
-class PairwiseConfig(BaseModel):
-    """Pairwise gossip's settings.
-
-    Attributes:
-        eval_every_s: the monitor scores the average model every this many clock seconds.
-        exchange_timeout_s: how long an exchange waits for the neighbour's reply.
-        init: `independent` (each peer its own initial model) or `same`.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    algorithm: Literal["pairwise"] = "pairwise"
-    eval_every_s: float = Field(default=10.0, gt=0)
-    exchange_timeout_s: float = Field(default=30.0, gt=0)
-    init: Literal["independent", "same"] = "independent"
 
 
 def pair_average(asker: StateDict, answerer: StateDict) -> StateDict:

@@ -5,9 +5,10 @@ async      FedAsync or FedBuff at the edge, pushing up every `push_every` versio
 relay      forward only
 """
 
-from actors.scheduler.async_edge import AsyncEdgeConfig, FedAsyncEdge, FedBuffEdge
-from actors.scheduler.hierfavg import HierFavgConfig, HierFavgScheduler
-from actors.scheduler.relay import RelayConfig, RelayScheduler
+from actors.configs.schedulers import AsyncEdgeConfig, HierFavgConfig, RelayConfig
+from actors.scheduler.async_edge import FedAsyncEdge, FedBuffEdge
+from actors.scheduler.hierfavg import HierFavgScheduler
+from actors.scheduler.relay import RelayScheduler
 
 __all__ = [
     "AsyncEdgeConfig",

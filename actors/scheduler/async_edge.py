@@ -24,37 +24,16 @@ parent's progress. Rebases are recorded as their own event, `edge_rebased`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from actors.configs.schedulers import AsyncEdgeConfig
 from actors.protocol import Task, Update
 from actors.scheduler.uplink import Uplink
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
-from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
-from actors.server.fedbuff import FedBuffConfig, FedBuffServer
+from actors.server.fedasync import FedAsyncServer
+from actors.server.fedbuff import FedBuffServer
 from actors.statedict import StateDict, add, sub
-
-EdgeAlgorithm = Annotated[FedAsyncConfig | FedBuffConfig, Field(discriminator="algorithm")]
-
-
-class AsyncEdgeConfig(BaseModel):
-    """An asynchronous edge scheduler.
-
-    Attributes:
-        edge: the algorithm its group runs (FedAsync or FedBuff and their settings).
-        push_every: edge versions between reports to the parent.
-        min_clients: children that must join before the scheduler joins its
-            parent (default: every child the graph gives it).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    mode: Literal["async"] = "async"
-    edge: EdgeAlgorithm = Field(default_factory=FedBuffConfig)
-    push_every: int = Field(default=5, gt=0)
-    min_clients: int | None = Field(default=None, gt=0)
 
 
 class AsyncEdge(Uplink, AsyncServer):

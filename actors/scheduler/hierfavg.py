@@ -16,30 +16,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from typing import Literal
 
-from pydantic import Field
-
+from actors.configs.schedulers import HierFavgConfig
 from actors.protocol import Task, Update
 from actors.scheduler.uplink import Uplink
 from actors.server.base import ServerDeps
-from actors.server.rounds import RoundSettings, SyncRoundsServer
+from actors.server.rounds import SyncRoundsServer
 from actors.statedict import StateDict, add
-
-
-class HierFavgConfig(RoundSettings):
-    """HierFAVG's edge parameters (the round settings mean, and are checked, as for FedAvg).
-
-    Attributes:
-        kappa1: κ1, local rounds of each client between edge aggregations.
-        kappa2: κ2, edge aggregations between reports to the parent.
-        min_clients: children that must join before the scheduler joins its
-            parent (default: every child the graph gives it).
-    """
-
-    mode: Literal["hierfavg"] = "hierfavg"
-    kappa1: int = Field(default=1, gt=0)
-    kappa2: int = Field(default=1, gt=0)
 
 
 class _EdgeRounds:

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from actors.actor import Actor, handler
 from actors.codec import build_message
@@ -29,14 +26,6 @@ from actors.messages import Message
 from actors.protocol import Join, Leave, Relayed, Update
 from actors.server.relays import Relays, relay_rejection
 from actors.server.validation import Rejection
-
-
-class RelayConfig(BaseModel):
-    """A relay has no settings."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    mode: Literal["relay"] = "relay"
 
 
 class RelayScheduler(Actor):

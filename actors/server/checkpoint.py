@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from actors.codec import decode_tree, encode_tree
+from actors.configs.servers import CheckpointConfig
 from actors.errors import DecodeError, EncodeError, FedActorsError
 from actors.server.errors import CheckpointError
 from actors.server.state_checks import accuracy, client_samples, counter, elapsed_seconds, rng_state
@@ -55,33 +55,6 @@ MAGIC = b"FACKPT\x00\x01"  # "fedactors checkpoint", format 1
 _COUNT = struct.Struct("<I")
 _CRC = struct.Struct("<I")
 _log = structlog.get_logger("fedactors.checkpoint")
-
-
-class CheckpointConfig(BaseModel):
-    """The `[checkpoint]` table: when servers and schedulers write their state.
-
-    A checkpoint is written after a new version when either trigger is due.
-    0 turns a trigger off (TOML has no null); both off: no checkpoints.
-    Simulations (`--mode sim`) never write them.
-
-    Attributes:
-        every_versions: after every this many versions since the last write
-            (1: every version, so a crash loses no applied update).
-        every_s: or once this many clock seconds passed since the last write
-            (checked at each new version; clock seconds are wall seconds
-            divided by `placement.time_scale`).
-        directory: where the files go; relative to the run directory
-            (the launcher writes the absolute path into `topology.json`).
-        resume: restore each actor from its file before it starts (set by
-            `fedactors run --resume`; not for topology files).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    every_versions: int | None = Field(default=None, ge=0)
-    every_s: float | None = Field(default=30.0, ge=0)
-    directory: str | None = None
-    resume: bool = False
 
 
 @dataclass(frozen=True, slots=True)

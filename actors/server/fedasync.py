@@ -15,48 +15,11 @@ is given fresh work.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-
+from actors.configs.servers import FedAsyncConfig
 from actors.protocol import Update
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
-from actors.server.staleness import ConstantStalenessConfig, StalenessConfig
-from actors.server.validation import ValidationConfig
 from actors.statedict import StateDict, mix
-
-
-class FedAsyncConfig(BaseModel):
-    """FedAsync's parameters.
-
-    Attributes:
-        alpha: the mixing hyper-parameter α in (0, 1].
-        staleness: the staleness function s(τ).
-        max_staleness: drop updates with τ above this (None: keep all).
-        concurrency: clients training at once (None: every client that joined).
-        task_timeout_s: a task with no update after this is lost (its client
-            dropped out): it is recorded and the work is handed out again.
-        eval_every: evaluate the global model every this many versions.
-        eval_train: also score the global model on the clients' training data at
-            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
-        eval_train_samples: on a fixed sample of this many of those samples,
-            drawn with the run's seed (None: all of them).
-        validation: the checks every update passes first (`[server.validation]`).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    algorithm: Literal["fedasync"] = "fedasync"
-    alpha: float = Field(default=0.6, gt=0, le=1)
-    staleness: StalenessConfig = Field(default_factory=ConstantStalenessConfig)
-    max_staleness: int | None = Field(default=None, ge=0)
-    concurrency: int | None = Field(default=None, gt=0)
-    task_timeout_s: float | None = Field(default=None, gt=0)
-    eval_every: int = Field(default=10, gt=0)
-    eval_train: bool = False
-    eval_train_samples: int | None = Field(default=None, gt=0)
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
 def mixing_weight(config: FedAsyncConfig, tau: int) -> float:

@@ -13,46 +13,13 @@ that arrive after their round closed are dropped and counted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
+from actors.configs.servers import FedAvgConfig
 from actors.server.base import ServerDeps
-from actors.server.optimizers import ServerOptimizerConfig, ServerSgdConfig, build_server_optimizer
-from actors.server.rounds import RoundSettings, SyncRoundsServer
-from actors.server.validation import ValidationConfig
+from actors.server.optimizers import build_server_optimizer
+from actors.server.rounds import SyncRoundsServer
 from actors.statedict import StateDict
-
-
-class FedAvgConfig(RoundSettings):
-    """FedAvg's parameters.
-
-    Attributes:
-        clients_per_round: clients sampled each round (default: every client).
-        fraction: or the fraction of joined clients sampled each round.
-        min_clients: clients that must have joined before the first round.
-        min_updates: updates a round needs to produce a new model.
-        round_deadline_s: close a round this long after it started (None: wait for all).
-        stragglers: `drop`: an update after the deadline is dropped (FedAvg);
-            `partial`: clients get the deadline and return the epochs that fit
-            in it (FedProx's variable local work).
-        aggregator: how deltas are combined (weighted mean by sample count by default).
-        optimizer: the server optimizer on the aggregated delta.
-        eval_every: evaluate the global model every this many rounds.
-        eval_train: also score the global model on the clients' training data at
-            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
-        eval_train_samples: on a fixed sample of this many of those samples,
-            drawn with the run's seed (None: all of them).
-        validation: the checks every update passes first (`[server.validation]`).
-    """
-
-    algorithm: Literal["fedavg"] = "fedavg"
-    min_clients: int = Field(default=1, gt=0)
-    optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
-    eval_every: int = Field(default=1, gt=0)
-    eval_train: bool = False
-    eval_train_samples: int | None = Field(default=None, gt=0)
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
 class FedAvgServer(SyncRoundsServer):

@@ -16,51 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from actors.configs.servers import FedBuffConfig
 from actors.protocol import Update
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
-from actors.server.optimizers import ServerOptimizerConfig, ServerSgdConfig, build_server_optimizer
-from actors.server.staleness import ConstantStalenessConfig, StalenessConfig
-from actors.server.validation import ValidationConfig
+from actors.server.optimizers import build_server_optimizer
 from actors.statedict import StateDict, scale, weighted_mean
-
-
-class FedBuffConfig(BaseModel):
-    """FedBuff's parameters.
-
-    Attributes:
-        buffer_size: K, deltas per server step.
-        concurrency: clients training at once (None: every client that joined).
-        staleness: weight s(τ) of each delta (constant: the unweighted paper version).
-        max_staleness: drop deltas with τ above this (None: keep all).
-        optimizer: the server optimizer on Δ̄ (SGD with lr η_g by default).
-        task_timeout_s: a task with no update after this is lost (its client
-            dropped out): it is recorded and the work is handed out again.
-        eval_every: evaluate the global model every this many versions.
-        eval_train: also score the global model on the clients' training data at
-            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
-        eval_train_samples: on a fixed sample of this many of those samples,
-            drawn with the run's seed (None: all of them).
-        validation: the checks every update passes first (`[server.validation]`).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    algorithm: Literal["fedbuff"] = "fedbuff"
-    buffer_size: int = Field(default=5, gt=0)
-    concurrency: int | None = Field(default=None, gt=0)
-    staleness: StalenessConfig = Field(default_factory=ConstantStalenessConfig)
-    max_staleness: int | None = Field(default=None, ge=0)
-    optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
-    task_timeout_s: float | None = Field(default=None, gt=0)
-    eval_every: int = Field(default=1, gt=0)
-    eval_train: bool = False
-    eval_train_samples: int | None = Field(default=None, gt=0)
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
 def buffered_delta(deltas: list[StateDict], weights: list[float], buffer_size: int) -> StateDict:

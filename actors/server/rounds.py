@@ -13,66 +13,15 @@ import asyncio
 import math
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
-from typing import Any, Literal, Self
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from actors.configs.servers import RoundSettings
 from actors.errors import FedActorsError
 from actors.protocol import Cancel, Update
-from actors.server.aggregators import AggregatorConfig, WeightedMeanConfig, build_aggregator, least_updates
+from actors.server.aggregators import build_aggregator
 from actors.server.base import ServerActor, ServerDeps
 from actors.server.errors import ServerError
 from actors.statedict import StateDict
-
-
-class RoundSettings(BaseModel):
-    """The round settings FedAvg and a HierFAVG edge share, validated one way
-    (see `FedAvgConfig` for their meaning).
-
-    `cancel_late`: when a round closes, tell each client it did not wait for
-    to stop that work (`Cancel`), so the client is free for the next round
-    instead of finishing stale work first. None: on in simulations, off in
-    real runs (the run's builder decides).
-
-    `weighting`: the weight of each client's delta in the mean the server
-    optimizer gets: its sample count (FedAvg, McMahan et al.) or the same for
-    every client (`uniform`: Reddi et al. 2021, Alg. 2, Δ_t = (1/|S|) Σ Δ_i,
-    the input of FedAdam, FedYogi and FedAdagrad as published).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    clients_per_round: int | None = Field(default=None, gt=0)
-    fraction: float | None = Field(default=None, gt=0, le=1)
-    min_clients: int | None = Field(default=None, gt=0)
-    min_updates: int = Field(default=1, gt=0)
-    round_deadline_s: float | None = Field(default=None, gt=0)
-    stragglers: Literal["drop", "partial"] = "drop"
-    cancel_late: bool | None = None
-    weighting: Literal["samples", "uniform"] = "samples"
-    aggregator: AggregatorConfig = Field(default_factory=WeightedMeanConfig)
-
-    @model_validator(mode="after")
-    def _consistent_rounds(self) -> Self:
-        if self.clients_per_round is not None and self.fraction is not None:
-            raise ValueError("set clients_per_round or fraction, not both")
-        if self.stragglers == "partial" and self.round_deadline_s is None:
-            raise ValueError(
-                "stragglers = 'partial' needs round_deadline_s (the time clients fit their work in)"
-            )
-        if self.clients_per_round is not None and self.clients_per_round < self.min_updates:
-            raise ValueError(
-                f"min_updates = {self.min_updates} can never be met with clients_per_round = "
-                f"{self.clients_per_round}: every round would fail"
-            )
-        least, rule = least_updates(self.aggregator)
-        if self.min_updates < least:
-            raise ValueError(
-                f"min_updates = {self.min_updates} lets a round reach aggregator "
-                f"{self.aggregator.kind!r} with fewer than the {least} updates it needs ({rule}): "
-                f"set min_updates >= {least}"
-            )
-        return self
 
 
 class SyncRoundsServer(ServerActor):

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from actors.server.aggregators.custom import custom_from_path
+from actors.configs.aggregators import custom_from_path
 from actors.server.errors import NegativeStalenessError
 
 

@@ -29,38 +29,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from structlog.typing import FilteringBoundLogger
 
+from actors.configs.servers import ValidationConfig
 from actors.protocol import Update
 from actors.statedict import StateDict, StateDictMismatchError, check_same_keys_and_shapes, global_norm, sub
 
 LOG_FIRST_REJECTIONS = 10  # then every power of two: a flood of 10^6 costs ~30 log lines per reason
-
-
-class ValidationConfig(BaseModel):
-    """How strictly a server checks updates (`[server.validation]`).
-
-    Attributes:
-        max_norm: reject an update whose L2 norm (of the delta; of weights −
-            global model for weight updates) is above this (None: no bound).
-            For FedAsync the global model has moved since the client's base
-            version, so leave room for that drift.
-        dtypes: `exact`: every tensor has the model's dtype; `floating`: a
-            floating tensor may come in any floating dtype (compressed deltas),
-            other tensors still need the model's own.
-        remembered_tasks: answered task ids kept to tell a duplicate from an
-            unknown task; the oldest is forgotten first (memory stays bounded).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_norm: float | None = Field(default=None, gt=0)
-    dtypes: Literal["exact", "floating"] = "exact"
-    remembered_tasks: int = Field(default=100_000, gt=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sims.errors import ModelError
+from sims.model_size import checked_input
 from sims.models.cnn import build_cnn
 from sims.models.logreg import build_logreg
 from sims.models.mlp import build_mlp
@@ -60,11 +61,7 @@ def build_model(spec: ModelSpec, input_shape: Sequence[int], num_classes: int, s
         ModelError: input_shape or num_classes is invalid, or the model
             cannot take this input shape (see `sims.models.cnn`).
     """
-    shape = tuple(int(d) for d in input_shape)
-    if not shape or min(shape) < 1:
-        raise ModelError(spec.kind, f"input_shape must be non-empty and positive, got {shape}")
-    if num_classes < 2:
-        raise ModelError(spec.kind, f"num_classes must be >= 2, got {num_classes}")
+    shape = checked_input(spec.kind, tuple(input_shape), num_classes)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return MODEL_BUILDERS[spec.kind](spec, shape, num_classes)

@@ -10,15 +10,11 @@ shaped: forward reshapes them to (N, C, H, W).
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from sims.errors import ModelError
+from sims.model_size import image_shape
 from topologies.specs.model import CnnModelSpec
-
-_MIN_SIDE = 4  # two 2x2 poolings
 
 
 class Cnn(nn.Module):
@@ -53,27 +49,3 @@ def build_cnn(spec: CnnModelSpec, input_shape: tuple[int, ...], num_classes: int
         ModelError: the input shape cannot be read as an image of side >= 4.
     """
     return Cnn(image_shape(input_shape), num_classes, spec.channels)
-
-
-def image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """Read an input shape as (C, H, W).
-
-    Raises:
-        ModelError: not (C, H, W), (H, W) or a flat square, or a side < 4.
-    """
-    match input_shape:
-        case (channels, height, width):
-            shape = (channels, height, width)
-        case (height, width):
-            shape = (1, height, width)
-        case (size,) if math.isqrt(size) ** 2 == size:
-            shape = (1, math.isqrt(size), math.isqrt(size))
-        case _:
-            shape = None
-    if shape is None or min(shape[1:]) < _MIN_SIDE:
-        raise ModelError(
-            "cnn",
-            f"needs an image input shaped (C, H, W), (H, W) or flat (S*S,) with sides >= "
-            f"{_MIN_SIDE}, got {input_shape}; use 'mlp' or 'logreg' for flat features",
-        )
-    return shape

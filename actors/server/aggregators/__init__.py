@@ -2,39 +2,35 @@
 
 Topology files name an aggregator by `kind` ("weighted_mean", "median",
 "trimmed_mean", "krum", "multi_krum", "norm_clip", or "custom": a user's own,
-see `custom.py`); `AggregatorConfig` is the
-discriminated union that validates the table, and `build_aggregator` turns a
+see `custom.py`); `AggregatorConfig` (in
+`actors.configs.aggregators`, with the settings) is the discriminated union
+that validates the table, and `build_aggregator` turns a
 validated config into the aggregator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
-
+from actors.configs.aggregators import (
+    AggregatorConfig,
+    CustomAggregatorConfig,
+    KrumConfig,
+    MedianConfig,
+    MultiKrumConfig,
+    NormClipConfig,
+    TrimmedMeanConfig,
+    WeightedMeanConfig,
+    least_updates,
+)
 from actors.server.aggregators.base import Aggregator, check_updates
-from actors.server.aggregators.custom import CUSTOM_AGGREGATORS, CustomAggregatorConfig, custom_from_path
-from actors.server.aggregators.krum import Krum, KrumConfig, MultiKrum, MultiKrumConfig
-from actors.server.aggregators.median import CoordinateMedian, MedianConfig
-from actors.server.aggregators.norm_clip import NormClip, NormClipConfig
-from actors.server.aggregators.trimmed_mean import TrimmedMean, TrimmedMeanConfig
-from actors.server.aggregators.weighted_mean import WeightedMean, WeightedMeanConfig
-
-AggregatorConfig = Annotated[
-    Annotated[
-        WeightedMeanConfig
-        | MedianConfig
-        | TrimmedMeanConfig
-        | KrumConfig
-        | MultiKrumConfig
-        | NormClipConfig
-        | CustomAggregatorConfig,
-        Field(discriminator="kind"),
-    ],
-    BeforeValidator(custom_from_path),
-]
+from actors.server.aggregators.custom import CUSTOM_AGGREGATORS
+from actors.server.aggregators.krum import Krum, MultiKrum
+from actors.server.aggregators.median import CoordinateMedian
+from actors.server.aggregators.norm_clip import NormClip
+from actors.server.aggregators.trimmed_mean import TrimmedMean
+from actors.server.aggregators.weighted_mean import WeightedMean
 
 AGGREGATORS: dict[str, Callable[[Any], Aggregator]] = {
     "weighted_mean": WeightedMean,
@@ -45,18 +41,6 @@ AGGREGATORS: dict[str, Callable[[Any], Aggregator]] = {
     "norm_clip": NormClip,
     "custom": lambda config: CUSTOM_AGGREGATORS[config.path](**config.options),
 }
-
-
-def least_updates(config: AggregatorConfig) -> tuple[int, str]:
-    """The fewest updates the aggregator accepts in one aggregation, and the rule why."""
-    if not isinstance(config, KrumConfig | MultiKrumConfig):
-        return 1, "at least one update"
-    f = config.byzantine
-    rule = f"n >= 2f + 3 with byzantine f = {f}"
-    m = config.m if isinstance(config, MultiKrumConfig) else None
-    if m is not None and m > 2 * f + 3:
-        return m, f"{rule}, and n >= m = {m}"
-    return 2 * f + 3, rule
 
 
 def build_aggregator(config: AggregatorConfig) -> Aggregator:

@@ -23,33 +23,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
+from actors.configs.aggregators import KrumConfig, MultiKrumConfig
 from actors.server.aggregators.base import check_updates
 from actors.server.errors import TooFewUpdatesError
 from actors.statedict import StateDict, clone, flatten, is_floating, mean
-
-
-class KrumConfig(BaseModel):
-    """`byzantine` is f, the most Byzantine updates tolerated in one aggregation (no default)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["krum"] = "krum"
-    byzantine: int = Field(ge=0)
-
-
-class MultiKrumConfig(BaseModel):
-    """Krum's f, and `m`, how many of the best-scored updates are averaged (None: n - f)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["multi_krum"] = "multi_krum"
-    byzantine: int = Field(ge=0)
-    m: int | None = Field(default=None, ge=1)
 
 
 class Krum:

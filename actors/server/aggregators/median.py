@@ -15,21 +15,12 @@ sample count.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
 
+from actors.configs.aggregators import MedianConfig
 from actors.server.aggregators.base import check_updates
 from actors.statedict import StateDict, coordinatewise
-
-
-class MedianConfig(BaseModel):
-    """The coordinate-wise median has no parameters."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["median"] = "median"
 
 
 class CoordinateMedian:

@@ -12,21 +12,10 @@ integer buffers (counters) are left unscaled, see `actors.statedict`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from actors.configs.aggregators import NormClipConfig
 from actors.server.aggregators.base import check_updates
 from actors.statedict import StateDict, global_norm, is_floating, weighted_mean
-
-
-class NormClipConfig(BaseModel):
-    """`max_norm` is M, the largest global L2 norm an update keeps."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["norm_clip"] = "norm_clip"
-    max_norm: float = Field(gt=0)
 
 
 class NormClip:

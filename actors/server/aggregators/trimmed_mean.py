@@ -16,25 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
+from actors.configs.aggregators import TrimmedMeanConfig
 from actors.server.aggregators.base import check_updates
 from actors.statedict import StateDict, coordinatewise
-
-
-class TrimmedMeanConfig(BaseModel):
-    """`trim_fraction` is β: the share of updates dropped at each end, per coordinate.
-
-    It has no default: it states how many Byzantine clients you assume.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["trimmed_mean"] = "trimmed_mean"
-    trim_fraction: float = Field(ge=0, lt=0.5)
 
 
 class TrimmedMean:

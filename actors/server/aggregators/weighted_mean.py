@@ -9,20 +9,10 @@ count of client k and n = Σ_k n_k.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from actors.configs.aggregators import WeightedMeanConfig
 from actors.server.aggregators.base import check_updates
 from actors.statedict import StateDict, weighted_mean
-
-
-class WeightedMeanConfig(BaseModel):
-    """The weighted mean has no parameters."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["weighted_mean"] = "weighted_mean"
 
 
 class WeightedMean:

@@ -1,28 +1,29 @@
 """Server optimizers: how a server applies the aggregated delta, found by `kind`.
 
 Topology files name a server optimizer by `kind` ("sgd", "fedadam",
-"fedyogi", "fedadagrad"); `ServerOptimizerConfig` is the discriminated union
-that validates the table, and `build_server_optimizer` turns a validated
-config into a fresh optimizer (each server owns one: optimizers keep state).
+"fedyogi", "fedadagrad"); `ServerOptimizerConfig` (in `actors.configs.optimizers`,
+with the settings) is the discriminated union that validates the table, and
+`build_server_optimizer` turns a validated config into a fresh optimizer (each
+server owns one: optimizers keep state).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
-
+from actors.configs.optimizers import (
+    FedAdagradConfig,
+    FedAdamConfig,
+    FedYogiConfig,
+    ServerOptimizerConfig,
+    ServerSgdConfig,
+)
 from actors.server.optimizers.base import ServerOptimizer
-from actors.server.optimizers.fedadagrad import FedAdagrad, FedAdagradConfig
-from actors.server.optimizers.fedadam import FedAdam, FedAdamConfig
-from actors.server.optimizers.fedyogi import FedYogi, FedYogiConfig
-from actors.server.optimizers.sgd import ServerSgd, ServerSgdConfig
-
-ServerOptimizerConfig = Annotated[
-    ServerSgdConfig | FedAdamConfig | FedYogiConfig | FedAdagradConfig,
-    Field(discriminator="kind"),
-]
+from actors.server.optimizers.fedadagrad import FedAdagrad
+from actors.server.optimizers.fedadam import FedAdam
+from actors.server.optimizers.fedyogi import FedYogi
+from actors.server.optimizers.sgd import ServerSgd
 
 SERVER_OPTIMIZERS: dict[str, Callable[[Any], ServerOptimizer]] = {
     "sgd": ServerSgd,

@@ -15,23 +15,10 @@ and τ = 1e-3 are typical of its tuned best values.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
+from actors.configs.optimizers import FedAdagradConfig
 from actors.server.optimizers.base import AdaptiveOptimizer
-
-
-class FedAdagradConfig(BaseModel):
-    """`lr` is η, `beta1` is β1, `tau` is the adaptivity τ. Adagrad has no β2."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["fedadagrad"] = "fedadagrad"
-    lr: float = Field(default=1e-2, gt=0)
-    beta1: float = Field(default=0.9, ge=0, lt=1)
-    tau: float = Field(default=1e-3, gt=0)
 
 
 class FedAdagrad(AdaptiveOptimizer):

@@ -15,24 +15,10 @@ experiments; η = 1e-2 and τ = 1e-3 are typical of its tuned best values.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
+from actors.configs.optimizers import FedYogiConfig
 from actors.server.optimizers.base import AdaptiveOptimizer
-
-
-class FedYogiConfig(BaseModel):
-    """`lr` is η, `beta1`/`beta2` are β1/β2, `tau` is the adaptivity τ."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["fedyogi"] = "fedyogi"
-    lr: float = Field(default=1e-2, gt=0)
-    beta1: float = Field(default=0.9, ge=0, lt=1)
-    beta2: float = Field(default=0.99, ge=0, lt=1)
-    tau: float = Field(default=1e-3, gt=0)
 
 
 class FedYogi(AdaptiveOptimizer):

@@ -14,22 +14,10 @@ With μ = 0 no buffer is kept and the step is x + η_g Δ.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
+from actors.configs.optimizers import ServerSgdConfig
 from actors.server.optimizers.base import BufferedOptimizer, Buffers
-
-
-class ServerSgdConfig(BaseModel):
-    """`lr` is η_g; `momentum` is μ. The defaults (1, 0) are FedAvg."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["sgd"] = "sgd"
-    lr: float = Field(default=1.0, gt=0)
-    momentum: float = Field(default=0.0, ge=0, lt=1)
 
 
 class ServerSgd(BufferedOptimizer):
