@@ -34,3 +34,14 @@ def lazy_exports(
         return sorted(set(exports) | set(vars(sys.modules[package])))
 
     return __getattr__, __dir__
+
+
+class LazyModule:
+    """A module imported on first attribute access: `torch = LazyModule("torch")` lets a module
+    whose classes the topology schema needs (configs with methods) load without torch."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)

@@ -14,11 +14,13 @@ import hashlib
 import math
 from typing import Any, ClassVar, Protocol
 
-import torch
 from pydantic import BaseModel, ConfigDict
 
 from actors.errors import DecodeError
+from actors.lazy import LazyModule
 from actors.messages import Message, message
+
+torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
 
 
 class CompressionDecodeError(DecodeError):

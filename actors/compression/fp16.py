@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
-
 from actors.compression.base import SchemeConfig, expect_tensor
+from actors.lazy import LazyModule
+
+torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
 
 
 class Fp16Config(SchemeConfig):

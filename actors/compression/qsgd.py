@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
 from pydantic import Field
 
 from actors.compression.base import CompressionDecodeError, SchemeConfig, expect_tensor
+from actors.lazy import LazyModule
+
+torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
 
 
 class QsgdConfig(SchemeConfig):
