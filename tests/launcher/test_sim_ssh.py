@@ -14,8 +14,7 @@ from launcher.hosts import load_hosts, parse_hosts
 from launcher.sim_workers import hosts_for_workers, remote_worker_command, srun_worker_command, start_workers
 from launcher.testing import SshLab
 from sims.workers.pool import WorkerPool
-from tests.sims.built_run import run_and_keep
-from tests.sims.workers.test_determinism import assert_same_bits, events_without_wall_time, final_weights
+from tests.sims.workers.test_determinism import assert_pool_trains_as_inline, events_without_wall_time
 from tests.sims.workers.topologies import ALL, FEDASYNC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,17 +81,7 @@ def ssh_pool(lab: SshLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def test_two_workers_on_two_ssh_hosts_give_the_events_and_weights_of_inline_training(
     name: str, ssh_pool: WorkerPool, tmp_path: Path
 ) -> None:
-    inline_actors, _ = run_and_keep(ALL[name], tmp_path / "inline")
-    remote_actors, events = run_and_keep(ALL[name], tmp_path / "remote", pool=ssh_pool)
-
-    assert events_without_wall_time(tmp_path / "remote") == events_without_wall_time(tmp_path / "inline")
-    inline, remote = final_weights(inline_actors), final_weights(remote_actors)
-    assert inline.keys() == remote.keys()
-    assert inline
-    for actor in inline:
-        assert_same_bits(inline[actor], remote[actor])
-    trained = sum(1 for e in events if e["event"] == "task_trained")
-    assert ssh_pool.statistics().jobs_done >= trained > 0  # counted since this run's prepare: they trained it
+    assert_pool_trains_as_inline(ALL[name], ssh_pool, tmp_path)
 
 
 @pytest.mark.slow
