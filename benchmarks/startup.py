@@ -8,6 +8,7 @@ Each step runs in a fresh process (a cold start, as a user's command is):
 
     python                 the interpreter alone
     import torch           the floor every node process pays (the baseline of the ratios)
+    import actors          the runtime package (its exports import on first use: no torch)
     import launcher.cli    what `fedactors` imports before it parses its arguments
     fedactors validate     a whole `validate` of the FedAvg example
     build data             the digits split and the model, in a process that has imported torch
@@ -106,8 +107,8 @@ def node_ready(out_dir: Path) -> float:
     return timed(python("-c", code))
 
 
-def median(step: Callable[[], float], repeats: int) -> float:
-    return statistics.median(step() for _ in range(repeats))
+def samples(step: Callable[[], float], repeats: int) -> list[float]:
+    return [step() for _ in range(repeats)]
 
 
 def main() -> None:
@@ -128,6 +129,7 @@ def main() -> None:
         steps: list[tuple[str, Callable[[], float]]] = [
             ("python", lambda: timed(python("-c", "pass"))),
             ("import torch", lambda: timed(python("-c", "import torch"))),
+            ("import actors", lambda: timed(python("-c", "import actors"))),
             ("import launcher.cli", lambda: timed(python("-c", "import launcher.cli"))),
             ("fedactors validate", lambda: timed(python("-m", "launcher.cli", "validate", str(EXAMPLE)))),
             ("build data (in process)", lambda: reported(python("-c", BUILD_DATA))),
@@ -135,11 +137,13 @@ def main() -> None:
             ("first event", lambda: first_event(fresh())),
             ("whole short run", lambda: timed(short_run(fresh()))),
         ]
-        rows = {name: median(step, repeats) for name, step in steps}
+        timings = {name: samples(step, repeats) for name, step in steps}
+    rows = {name: statistics.median(seconds) for name, seconds in timings.items()}
     baseline = rows["import torch"]
-    print("| step | seconds | × import torch |\n|---|---|---|")
+    print("| step | seconds (median) | min–max | × import torch |\n|---|---|---|---|")
     for name, seconds in rows.items():
-        print(f"| {name} | {seconds:.2f} | {seconds / baseline:.3f}× |")
+        spread = f"{min(timings[name]):.2f}–{max(timings[name]):.2f}"
+        print(f"| {name} | {seconds:.2f} | {spread} | {seconds / baseline:.3f}× |")
     first, validate = rows["first event"], rows["fedactors validate"]
     for name, seconds, target in (
         ("first event", first, FIRST_EVENT_TARGET_S),
@@ -147,7 +151,9 @@ def main() -> None:
     ):
         print(f"{name}: {seconds:.2f} s, target {target:.0f} s: {'met' if seconds <= target else 'missed'}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"repeats": repeats, "seconds": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"repeats": repeats, "seconds": rows, "samples": timings}, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":
