@@ -4,7 +4,8 @@ A received message is a reply (it resolves an ask), a message for one of the
 node's actors (it goes into that actor's mailbox), or neither (dropped,
 counted and logged, and an ask answered with a failure). A full mailbox holds
 the receive loop, and through the socket's high-water mark the senders, only
-while its actor keeps taking messages; see `Inbound._admit`.
+while its actor keeps taking messages; see `Inbound._admit`. The
+node owns one `Inbound`, composed in, and shares its tables with it (`NodeState`).
 
 A sender is bound to the node it arrived from: a message that names as its
 sender an actor the directory places on another node is dropped
@@ -23,104 +24,135 @@ from typing import TYPE_CHECKING, Any
 
 from structlog.typing import FilteringBoundLogger
 
-from actors.errors import MailboxFullError
+from actors.errors import FedActorsError, MailboxFullError
 from actors.identities import IdentityTable
 from actors.logs import sampled
-from actors.messages import Envelope, Failure, Heartbeat, Message
+from actors.messages import REPLY, Envelope, Failure, Heartbeat, Message
 
 if TYPE_CHECKING:
     from actors.clock import Clock
-    from actors.slots import NodeConfig, _Slot
+    from actors.slots import NodeConfig, NodeState, _Slot
     from actors.transport.base import Transport
 
 _RECV_YIELD_EVERY = 64  # received messages between two turns given to the actors
 
 
 class Inbound:
-    """The receiving half of `Node` (a mixin: it uses the node's slots, routes and replies)."""
+    """A node's receiver: admits what its transport receives, answers asks, counts drops.
 
-    transport: Transport | None
-    config: NodeConfig
-    log: FilteringBoundLogger
-    dropped: Counter[str]
-    heard: IdentityTable[float]
-    clock: Clock
-    _slots: dict[str, _Slot]
-    _routes: dict[str, str]  # the directory: actor -> node id, as the launcher placed them
-    _learned: IdentityTable[str]  # actor -> the node it wrote from, for senders not in the directory
-    _pending: dict[int, Any]
-    _stop_requested: asyncio.Event | None
-    _stopped: set[str]
+    Args:
+        state: the node's tables (slots, directory, pending asks), shared with the node.
+        transport: where messages arrive from and replies leave by; None for a lone node.
+        clock: stamps each sign of life (`heard`).
+        config: the mailbox bound and how long a full one may hold the receive loop.
+        log: the node's logger.
+    """
 
-    def _knows(self, actor: str) -> bool:
-        """Whether `actor` is in the directory or hosted here (its table entries are kept for good)."""
-        return actor in self._routes or actor in self._slots
+    def __init__(
+        self,
+        state: NodeState,
+        transport: Transport | None,
+        clock: Clock,
+        config: NodeConfig,
+        log: FilteringBoundLogger,
+    ) -> None:
+        self.state = state
+        self.transport = transport
+        self.clock = clock
+        self.config = config
+        self.log = log
+        self.dropped: Counter[str] = Counter()  # messages received and dropped, by reason
+        # actor -> clock time its last message reached this node
+        self.heard: IdentityTable[float] = IdentityTable("heard", state.knows, log)
+        # actor -> the node it wrote from, for senders not in the directory
+        self.learned: IdentityTable[str] = IdentityTable("routes", state.knows, log)
 
-    def _resolve(self, reply: Envelope) -> None:
-        raise NotImplementedError
-
-    async def _reply(self, request: Envelope, body: Message) -> None:
-        raise NotImplementedError
-
-    async def _recv_loop(self) -> None:
+    async def recv_loop(self) -> None:
+        """Take every received message to where it goes, until cancelled."""
         assert self.transport is not None
         for received in itertools.count(1):
-            # As in _actor_loop: hold no reference to a message between receives.
+            # As in the actor loop: hold no reference to a message between receives.
             await self._accept(await self.transport.recv())
             if received % _RECV_YIELD_EVERY == 0:
                 # A receive that finds a message waiting does not suspend: under a flood
                 # this loop would otherwise keep the event loop from every actor.
                 await asyncio.sleep(0)
 
+    async def reply(self, request: Envelope, body: Message) -> None:
+        """Answer `request` (an ask) with `body`, to its asker here or on its node."""
+        reply = Envelope(request.receiver, request.sender, body, request.corr_id, REPLY)
+        try:
+            if request.origin and self.transport is not None:
+                await self.transport.send(request.origin, reply)
+            else:
+                self.resolve(reply)
+        except FedActorsError as exc:
+            self.log.warning("reply_lost", to=request.sender, kind=body.kind, reason=str(exc))
+
+    def resolve(self, reply: Envelope) -> None:
+        """Hand `reply` to the ask that awaits it (a late one is dropped)."""
+        pending = self.state.pending.get(reply.corr_id)
+        if pending is None or pending.future.done():
+            self.log.debug("late_reply_dropped", sender=reply.sender, corr_id=reply.corr_id)
+            return
+        pending.future.set_result(reply.body)
+
+    async def refuse_mailbox(self, slot: _Slot) -> None:
+        """Answer every ask left in a stopped actor's mailbox with `ActorStoppedError`."""
+        while not slot.mailbox.empty():
+            envelope = slot.mailbox.get_nowait()
+            if envelope.corr_id and not envelope.is_reply:
+                await self.reply(envelope, Failure("ActorStoppedError", slot.actor.name))
+
     async def _accept(self, envelope: Envelope) -> None:
         if not self._from_its_node(envelope):
             return
         if envelope.is_reply:
-            if envelope.corr_id in self._pending:
-                self._note(envelope)
-            self._resolve(envelope)
+            if envelope.corr_id in self.state.pending:
+                self.note(envelope)
+            self.resolve(envelope)
             return
-        slot = self._slots.get(envelope.receiver)
+        slot = self.state.slots.get(envelope.receiver)
         if slot is None:
             if not isinstance(envelope.body, Heartbeat):  # a beat to a stopped actor is no news
                 await self._no_such_actor(envelope)
             return
-        self._note(envelope)
+        self.note(envelope)
         if not isinstance(envelope.body, Heartbeat):  # no actor handles it (see `actors.liveness`)
             await self._admit(slot, envelope)
 
     def _from_its_node(self, envelope: Envelope) -> bool:
         """False (and the message dropped) if its sender is placed on another node than its origin."""
-        placed = self._routes.get(envelope.sender)
+        placed = self.state.routes.get(envelope.sender)
         if placed is None or not envelope.origin or placed == envelope.origin:
             return True
-        self._count_drop(
+        self.count_drop(
             self.log, "sender not on its node", envelope, sender=envelope.sender, placed_on=placed
         )
         return False
 
-    def _note(self, envelope: Envelope) -> None:
+    def note(self, envelope: Envelope) -> None:
         """Note that the sender lives (any message is a sign of life), and learn where
         to answer it if the directory does not say."""
         sender = envelope.sender
         if not sender:
             return
         self.heard[sender] = self.clock.now()
-        if envelope.origin and not self._knows(sender):
-            self._learned[sender] = envelope.origin
+        if envelope.origin and not self.state.knows(sender):
+            self.learned[sender] = envelope.origin
 
     async def _no_such_actor(self, envelope: Envelope) -> None:
-        stopping = self._stop_requested is not None and self._stop_requested.is_set()
-        if stopping or envelope.receiver in self._stopped:
+        stopping = self.state.stopping
+        if stopping or envelope.receiver in self.state.stopped:
             # The actor is gone at the run's end: a late message (a server's `Leave` racing
             # the launcher's stop, a neighbour's last gossip to a peer that left) is no news.
             reason = "node stopping" if stopping else "actor stopped"
             self.dropped[reason] += 1
             self.log.debug("message_dropped", reason=reason, kind=envelope.body.kind)
         else:
-            self._count_drop(self.log, "no such actor here", envelope, receiver=envelope.receiver)
+            self.count_drop(self.log, "no such actor here", envelope, receiver=envelope.receiver)
         if envelope.corr_id:
-            await self._reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
+            await self.reply(envelope, Failure("ActorNotFoundError", envelope.receiver))
 
     async def _admit(self, slot: _Slot, envelope: Envelope) -> None:
         """Put a received message in `slot`'s mailbox, waiting while its actor works through it.
@@ -147,14 +179,14 @@ class Inbound:
         await self._refuse(slot, envelope)
 
     async def _refuse(self, slot: _Slot, envelope: Envelope) -> None:
-        self._count_drop(
+        self.count_drop(
             slot.actor.log, "mailbox full, actor stuck", envelope, stall_s=self.config.mailbox_stall_s
         )
         if envelope.corr_id:
             full = MailboxFullError(slot.actor.name, self.config.mailbox_capacity)
-            await self._reply(envelope, Failure(type(full).__name__, str(full)))
+            await self.reply(envelope, Failure(type(full).__name__, str(full)))
 
-    def _count_drop(self, log: FilteringBoundLogger, reason: str, envelope: Envelope, **fields: Any) -> None:
+    def count_drop(self, log: FilteringBoundLogger, reason: str, envelope: Envelope, **fields: Any) -> None:
         """Count a dropped message by reason and log it: each of the first few, then
         only at every power of two, so that a flood cannot become a flood of log lines."""
         self.dropped[reason] += 1

@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import math
 import signal
-from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -25,31 +24,29 @@ import structlog
 from actors.actor import Actor
 from actors.clock import Clock, WallClock
 from actors.codec import encode, wire_size
-from actors.compression.base import Compressed
-from actors.compression.edges import EdgeCodecs, expand
+from actors.compression.edges import EdgeCodecs
 from actors.delivery import DelayLine, LinkModel
+from actors.dispatch import actor_loop, call_hook
 from actors.errors import (
     ActorNotFoundError,
     ActorStoppedError,
     AskTimeoutError,
-    DecodeError,
     DuplicateActorError,
     FedActorsError,
     MailboxFullError,
     NodeClosedError,
 )
-from actors.identities import IdentityTable
 from actors.inbound import Inbound
 from actors.mailbox import Mailbox
-from actors.messages import REPLY, Ack, Envelope, Failure, Heartbeat, Message
+from actors.messages import Ack, Envelope, Failure, Heartbeat, Message
 from actors.metrics import EventSink, Metrics, NullSink
-from actors.slots import NodeConfig, _Pending, _Slot, failure_to_error
+from actors.slots import NodeConfig, NodeState, _Pending, _Slot, failure_to_error
 from actors.transport.base import Transport
 
 R = TypeVar("R")
 
 
-class Node(Inbound):
+class Node:
     """Hosts actors, routes their messages, and owns every task they start.
 
     Args:
@@ -86,20 +83,17 @@ class Node(Inbound):
         self.compression = compression
         self._delay_line = DelayLine(self.clock) if links is not None else None
         self.log = structlog.get_logger("fedactors.node").bind(node=node_id)
-        self._slots: dict[str, _Slot] = {}
-        self._routes: dict[str, str] = {}
-        self._pending: dict[int, _Pending] = {}
+        self._state = NodeState()
+        self._slots, self._routes, self._pending = self._state.slots, self._state.routes, self._state.pending
+        self._inbound = Inbound(self._state, transport, self.clock, self.config, self.log)
         self._corr_ids = itertools.count(1)
         self._tg: asyncio.TaskGroup | None = None
         self._stop_requested: asyncio.Event | None = None
         self._started = asyncio.Event()
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
-        self.dropped: Counter[str] = Counter()  # messages received and dropped, by reason
-        self._stopped: set[str] = set()  # actors this node hosted and stopped (bounded by placement)
-        # actor -> clock time its last message reached this node
-        self.heard: IdentityTable[float] = IdentityTable("heard", self._knows, self.log)
-        self._learned: IdentityTable[str] = IdentityTable("routes", self._knows, self.log)
+        self.dropped = self._inbound.dropped  # messages received and dropped, by reason
+        self.heard = self._inbound.heard  # actor -> clock time its last message reached this node
         self.failure: str | None = None  # the first actor task that raised: the run has failed
         self.failed = asyncio.Event()
 
@@ -253,31 +247,14 @@ class Node(Inbound):
     async def _deliver(self, envelope: Envelope) -> None:
         slot = self._slots.get(envelope.receiver)
         if slot is not None:
-            self._note(envelope)
+            self._inbound.note(envelope)
             if not isinstance(envelope.body, Heartbeat):
                 await slot.mailbox.put(envelope)
             return
-        node_id = self._routes.get(envelope.receiver) or self._learned.get(envelope.receiver)
+        node_id = self._routes.get(envelope.receiver) or self._inbound.learned.get(envelope.receiver)
         if node_id is None or self.transport is None:
             raise ActorNotFoundError(envelope.receiver)
         await self.transport.send(node_id, envelope)
-
-    async def _reply(self, request: Envelope, body: Message) -> None:
-        reply = Envelope(request.receiver, request.sender, body, request.corr_id, REPLY)
-        try:
-            if request.origin and self.transport is not None:
-                await self.transport.send(request.origin, reply)
-            else:
-                self._resolve(reply)
-        except FedActorsError as exc:
-            self.log.warning("reply_lost", to=request.sender, kind=body.kind, reason=str(exc))
-
-    def _resolve(self, reply: Envelope) -> None:
-        pending = self._pending.get(reply.corr_id)
-        if pending is None or pending.future.done():
-            self.log.debug("late_reply_dropped", sender=reply.sender, corr_id=reply.corr_id)
-            return
-        pending.future.set_result(reply.body)
 
     # -- running -----------------------------------------------------------------
 
@@ -295,7 +272,7 @@ class Node(Inbound):
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                recv_task = tg.create_task(self._recv_loop(), name="recv") if self.transport else None
+                recv_task = tg.create_task(self._inbound.recv_loop(), name="recv") if self.transport else None
                 delays = tg.create_task(self._delay_line.run(), name="delays") if self._delay_line else None
                 for slot in list(self._slots.values()):
                     if not slot.held:
@@ -313,6 +290,7 @@ class Node(Inbound):
     def stop(self) -> None:
         """Request a clean shutdown (safe to call from a signal handler or a handler)."""
         if self._stop_requested is not None:
+            self._state.stopping = True
             self._stop_requested.set()
 
     async def wait_started(self) -> None:
@@ -326,50 +304,16 @@ class Node(Inbound):
 
     def _launch(self, slot: _Slot) -> None:
         assert self._tg is not None
-        slot.loop_task = self._tg.create_task(self._actor_loop(slot), name=f"actor:{slot.actor.name}")
-
-    async def _actor_loop(self, slot: _Slot) -> None:
-        actor = slot.actor
-        await self._call_hook(slot, actor.on_start(), "on_start")
-        while True:
-            # No local name for the envelope: while we wait for the next one the
-            # previous message (and its tensor frames) must already be freed.
-            await self._dispatch(slot, await slot.mailbox.get())
-
-    async def _dispatch(self, slot: _Slot, envelope: Envelope) -> None:
-        actor = slot.actor
-        if isinstance(envelope.body, Compressed):
-            try:
-                body = expand(envelope.body)
-                envelope = Envelope(envelope.sender, envelope.receiver, body, *_rest(envelope))
-            except DecodeError as exc:
-                self._count_drop(actor.log, "undecodable compressed weights", envelope, error=str(exc))
-                return
-        method = actor._handlers.get(type(envelope.body))
-        if method is None:
-            self._count_drop(actor.log, "no handler", envelope, sender=envelope.sender)
-            if envelope.corr_id:
-                await self._reply(
-                    envelope, Failure("UnhandledMessageError", f"no handler for {envelope.body.kind!r}")
-                )
-            return
-        try:
-            result = await getattr(actor, method)(envelope.body, envelope.sender)
-        except Exception as exc:
-            actor.log.exception("handler_failed", kind=envelope.body.kind, sender=envelope.sender)
-            if envelope.corr_id:
-                await self._reply(envelope, Failure(type(exc).__name__, str(exc)))
-            await self._call_hook(slot, actor.on_failure(exc, envelope), "on_failure")
-            return
-        if envelope.corr_id:
-            await self._reply(envelope, result if result is not None else Ack())
+        slot.loop_task = self._tg.create_task(
+            actor_loop(slot, self._inbound), name=f"actor:{slot.actor.name}"
+        )
 
     async def _guarded(self, slot: _Slot, coro: Coroutine[Any, Any, None], name: str) -> None:
         try:
             await coro
         except Exception as exc:
             slot.actor.log.exception("task_failed", task=name)
-            await self._call_hook(
+            await call_hook(
                 slot, slot.actor.on_failure(exc, Envelope("", slot.actor.name, Ack())), "on_failure"
             )
             self.fail(slot.actor.name, name, exc)
@@ -384,12 +328,6 @@ class Node(Inbound):
         self.stop_actor(actor)
         self.stop()
 
-    async def _call_hook(self, slot: _Slot, coro: Coroutine[Any, Any, None], hook: str) -> None:
-        try:
-            await coro
-        except Exception:
-            slot.actor.log.exception("hook_failed", hook=hook)
-
     # -- stopping ----------------------------------------------------------------
 
     async def _stop_slot(self, slot: _Slot) -> None:
@@ -397,35 +335,22 @@ class Node(Inbound):
         if self._slots.get(name) is not slot:
             return
         del self._slots[name]
-        self._stopped.add(name)
+        self._state.stopped.add(name)
         tasks = [t for t in (slot.loop_task, *slot.tasks) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._call_hook(slot, slot.actor.on_stop(), "on_stop")
-        self._fail_pending_to(name)
-        await self._refuse_mailbox(slot)
+        await call_hook(slot, slot.actor.on_stop(), "on_stop")
+        self._state.fail_pending(ActorStoppedError, name)
+        await self._inbound.refuse_mailbox(slot)
         slot.actor.log.debug("actor_stopped")
-
-    def _fail_pending_to(self, name: str) -> None:
-        for pending in list(self._pending.values()):
-            if pending.receiver == name and not pending.future.done():
-                pending.future.set_exception(ActorStoppedError(name))
-
-    async def _refuse_mailbox(self, slot: _Slot) -> None:
-        while not slot.mailbox.empty():
-            envelope = slot.mailbox.get_nowait()
-            if envelope.corr_id and not envelope.is_reply:
-                await self._reply(envelope, Failure("ActorStoppedError", slot.actor.name))
 
     async def _shutdown(self, recv_task: asyncio.Task[None] | None) -> None:
         # Last spawned, first stopped: infrastructure spawned first (a reporter)
         # still serves the others while they stop.
         for slot in reversed(list(self._slots.values())):
             await self._stop_slot(slot)
-        for pending in self._pending.values():
-            if not pending.future.done():
-                pending.future.set_exception(NodeClosedError(f"node {self.node_id!r} shut down"))
+        self._state.fail_pending(lambda _: NodeClosedError(f"node {self.node_id!r} shut down"))
         if recv_task is not None:
             recv_task.cancel()
 
@@ -436,10 +361,6 @@ class Node(Inbound):
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self.log.debug("node_stopped")
-
-
-def _rest(envelope: Envelope) -> tuple[int, int, str]:
-    return envelope.corr_id, envelope.flags, envelope.origin
 
 
 def run_process(main: Coroutine[Any, Any, R]) -> R:

@@ -1,9 +1,10 @@
 """The node's bookkeeping: its configuration, one slot per actor, one entry per pending ask,
-and the typed error a failed ask raises."""
+the tables its parts share (`NodeState`), and the typed error a failed ask raises."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,6 +50,27 @@ class _Slot:
 class _Pending:
     future: asyncio.Future[Message]
     receiver: str
+
+
+@dataclass(eq=False)
+class NodeState:
+    """What a node hosts and knows, shared by the node and its receiver (`actors.inbound`)."""
+
+    slots: dict[str, _Slot] = field(default_factory=dict)  # the actors hosted here, by name
+    routes: dict[str, str] = field(default_factory=dict)  # the directory: actor -> node id, as placed
+    pending: dict[int, _Pending] = field(default_factory=dict)  # asks awaiting a reply, by corr id
+    stopped: set[str] = field(default_factory=set)  # actors hosted and stopped (bounded by placement)
+    stopping: bool = False  # `Node.stop()` was called on the running node
+
+    def knows(self, actor: str) -> bool:
+        """Whether `actor` is in the directory or hosted here (its table entries are kept for good)."""
+        return actor in self.routes or actor in self.slots
+
+    def fail_pending(self, error: Callable[[str], FedActorsError], receiver: str | None = None) -> None:
+        """Fail every ask still waiting (only those to `receiver`, if given) with `error(receiver)`."""
+        for pending in list(self.pending.values()):
+            if receiver in (None, pending.receiver) and not pending.future.done():
+                pending.future.set_exception(error(pending.receiver))
 
 
 def failure_to_error(receiver: str, failure: Failure) -> FedActorsError:

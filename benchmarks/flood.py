@@ -48,7 +48,8 @@ from actors.server.base import ServerDeps
 from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
 from actors.server.stop import StopConfig
 from actors.statedict import StateDict
-from actors.transport.zeromq import RECV_HWM, ZmqConfig, ZmqTransport
+from actors.transport.zeromq import ZmqConfig, ZmqTransport
+from actors.transport.zmq_config import RECV_HWM
 from benchmarks.harness import (
     ROOT,
     Row,

@@ -40,13 +40,13 @@ from actors.transport.curve import (
     read_public_keys,
     write_key_pair,
 )
+from launcher.rendezvous import LAUNCHER_NODE
 from topologies.spec import RunSpec
 from topologies.specs.security import SecuritySpec, resolve_security
 
 if TYPE_CHECKING:
     from actors.transport.zeromq import ZmqConfig
 
-LAUNCHER_NODE = "launcher"  # the launcher's node id (its key pair's name)
 
 log = structlog.get_logger("launcher.keys")
 

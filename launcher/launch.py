@@ -20,8 +20,9 @@ from pathlib import Path
 
 from launcher.backends import Backend, NodeLaunch, make_backend
 from launcher.hosts import HostsFileError, HostSpec, HostsSpec, find_line, load_hosts
-from launcher.keys import LAUNCHER_NODE, make_node_keys, with_security_resolved
+from launcher.keys import make_node_keys, with_security_resolved
 from launcher.lifecycle import expendable_nodes
+from launcher.rendezvous import LAUNCHER_NODE
 from launcher.run import LauncherSite, RunResult, local_bind, prepare_run_dir, run_nodes
 from sims.build import build_graph
 from topologies.load import Problem

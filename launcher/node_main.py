@@ -26,8 +26,8 @@ from actors.logs import log_off_the_loop
 from actors.node import Node, NodeConfig
 from actors.reporter import Reporter
 from actors.transport.zeromq import ZmqTransport
-from launcher.keys import LAUNCHER_NODE, install_shipped_keys, node_zmq_config, ships_keys
-from launcher.rendezvous import COORDINATOR, NodeAgent, agent_name
+from launcher.keys import install_shipped_keys, node_zmq_config, ships_keys
+from launcher.rendezvous import COORDINATOR, LAUNCHER_NODE, NodeAgent, agent_name
 from sims.build import NodeBuilder
 from sims.recorder import RECORDER
 from topologies.placement import plan_processes

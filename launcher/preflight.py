@@ -21,7 +21,6 @@ from sims.data import LoadedData
 from sims.data.split import split_dataset
 from sims.errors import DataError, ModelError
 from sims.model_size import parameter_count
-from topologies.builders import BUILDERS
 from topologies.imports import described_error
 from topologies.limits import MAX_MODEL_PARAMETERS
 from topologies.load import Problem, TopologyFileError, line_of_field, load_topology
@@ -52,7 +51,7 @@ def _check_node_inputs(spec: RunSpec, source: str) -> LoadedData:
         TopologyFileError: the data cannot be loaded or split as declared.
         SimError: the behaviour models cannot be built.
     """
-    graph = BUILDERS[spec.graph.template](spec.graph)
+    graph = spec.graph.build()
     learners = [n.id for n in graph.learners()]
     try:
         loaded = split_dataset(spec.data, spec.data.partition, len(learners), spec.seed).loaded

@@ -24,7 +24,8 @@ from actors.messages import Message, message
 if TYPE_CHECKING:
     from actors.node import Node
 
-COORDINATOR = "coordinator"
+COORDINATOR = "coordinator"  # the coordinator actor, hosted on the launcher's node
+LAUNCHER_NODE = "launcher"  # the launcher's node id (its key pair's name)
 
 
 def agent_name(node_id: str) -> str:

@@ -27,7 +27,7 @@ from actors.transport.zeromq import ZmqTransport
 from launcher.backends.base import Backend, BackendError, NodeLaunch
 from launcher.backends.local import LocalBackend
 from launcher.hosts import HostSpec, HostsSpec
-from launcher.keys import LAUNCHER_NODE, make_node_keys, node_zmq_config, with_security_resolved
+from launcher.keys import make_node_keys, node_zmq_config, with_security_resolved
 from launcher.lifecycle import (
     EXIT_INTERRUPTED,
     EXIT_NODE_FAILED,
@@ -38,7 +38,7 @@ from launcher.lifecycle import (
     supervise,
 )
 from launcher.processes import NodeProcess
-from launcher.rendezvous import COORDINATOR, Coordinator, advertised
+from launcher.rendezvous import COORDINATOR, LAUNCHER_NODE, Coordinator, advertised
 from launcher.sim_workers import remote_pool
 from sims.build import build_graph
 from sims.recorder import RECORDER, Recorder
@@ -217,9 +217,7 @@ async def run_nodes(
     progress = _Progress(spec)
     events = run_dir / "events.jsonl"
     recorder = Recorder(events, progress.on_record, progress.on_done, append=spec.checkpoint.resume)
-    transport = ZmqTransport(LAUNCHER_NODE, site.bind, node_zmq_config(spec.security, LAUNCHER_NODE))
-    node = Node(LAUNCHER_NODE, transport, sink=recorder)
-    node.spawn(recorder, RECORDER)
+    node = _launcher_node(spec, site.bind, recorder)
     serving = asyncio.create_task(node.run(), name="launcher-node")
     nodes: list[NodeProcess] = []
     try:
@@ -244,6 +242,14 @@ async def run_nodes(
         progress.bar.close()
     summary = write_results(run_dir, spec.name, spec.stop.target_accuracy)
     return RunResult(run_dir, exit_code, reason or progress.reason, summary)
+
+
+def _launcher_node(spec: RunSpec, bind: str, recorder: Recorder) -> Node:
+    """The launcher's own node: it hosts the recorder now and the coordinator once bound."""
+    transport = ZmqTransport(LAUNCHER_NODE, bind, node_zmq_config(spec.security, LAUNCHER_NODE))
+    node = Node(LAUNCHER_NODE, transport, sink=recorder)
+    node.spawn(recorder, RECORDER)
+    return node
 
 
 def _on_started(watch: Watch, plans: list[NodePlan], run_dir: Path) -> Callable[[], None]:

@@ -38,7 +38,6 @@ from sims.behaviour import LocalWork, SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
 from sims.workers.trainer import Submit, WorkerTrainer
-from topologies.builders import BUILDERS
 from topologies.graph import Graph, GraphNode
 from topologies.imports import resolve_import
 from topologies.spec import RunSpec
@@ -47,8 +46,8 @@ R = TypeVar("R", bound=RoundSettings)
 
 
 def build_graph(spec: RunSpec) -> Graph:
-    """The graph the file's `[graph]` table declares."""
-    return BUILDERS[spec.graph.template](spec.graph)
+    """The graph the file's `[graph]` table declares, validated (see `GraphSpec.build`)."""
+    return spec.graph.build()
 
 
 def derived_seed(seed: int, *path: int) -> int:

@@ -95,17 +95,7 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
     builder = NodeBuilder(spec, recorder=RECORDER, submit=None if pool is None else pool.submit)
     actor_ids = builder.actor_ids()
     guard = RunGuard(spec.stop, recorder, end, len(actor_ids), getattr(progress, "echo", None))
-    node = Node(
-        SIM_NODE,
-        clock=LoopClock(),
-        config=NodeConfig(mailbox_capacity=SIM_MAILBOX_CAPACITY, compute="inline"),
-        sink=recorder,
-        links=builder.links(),
-        compression=builder.compression(),
-    )
-    node.spawn(recorder, RECORDER)
-    for name, actor in builder.build(actor_ids):
-        node.spawn(actor, name)
+    node = _sim_node(builder, recorder, actor_ids)
     assert isinstance(loop, VirtualTimeLoop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: (outcome.setdefault("reason", "interrupted"), ended.set()))
@@ -123,6 +113,22 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
     if pool is not None and pool.failure is not None:
         raise pool.failure
     return outcome["reason"]
+
+
+def _sim_node(builder: NodeBuilder, recorder: Recorder, actor_ids: list[str]) -> Node:
+    """The simulation's one node on the virtual clock, hosting the recorder and every actor."""
+    node = Node(
+        SIM_NODE,
+        clock=LoopClock(),
+        config=NodeConfig(mailbox_capacity=SIM_MAILBOX_CAPACITY, compute="inline"),
+        sink=recorder,
+        links=builder.links(),
+        compression=builder.compression(),
+    )
+    node.spawn(recorder, RECORDER)
+    for name, actor in builder.build(actor_ids):
+        node.spawn(actor, name)
+    return node
 
 
 def _watch(guard: RunGuard, on_record: Callable[[Record], None] | None, record: Record) -> None:

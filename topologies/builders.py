@@ -1,4 +1,6 @@
-"""Graph templates: one short function per template, found by name in `BUILDERS`.
+"""Graph templates: one short function of plain values per template (`ring(peers)`,
+`hierarchy(levels)`, …). The `[graph]` specs (`topologies.graph_specs`) call down
+into them and validate what they build; that is the one way to build a graph.
 
 Node ids (zero-padded to at least three digits, so that names sort in index order):
 
@@ -12,26 +14,21 @@ Node ids (zero-padded to at least three digits, so that names sort in index orde
 - `explicit`: the ids the file gives; a group `{ group = "c", count = 3 }` is
   `c-0`, `c-1`, `c-2`.
 
-`build_graph` is the entry point: it builds and validates. The random
-templates draw from `numpy.random.default_rng(spec.seed)` and redraw until
-the graph is connected, at most `MAX_GRAPH_DRAWS` times.
+The random templates draw from `numpy.random.default_rng(seed)` and redraw
+until the graph is connected, at most `MAX_GRAPH_DRAWS` times.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from topologies.errors import GraphSamplingError, UnknownNodeError
-from topologies.graph import Edge, Graph, GraphNode
-from topologies.validate import validate_graph
-
-if TYPE_CHECKING:
-    from topologies.graph_specs import GraphSpec
+from topologies.errors import GraphSamplingError
+from topologies.graph import Edge, Graph, GraphKind, GraphNode, Role
 
 SERVER_ID = "server"
 #: Draws a random template makes before giving up on a connected graph; at p
@@ -51,30 +48,24 @@ def client_ids(count: int) -> list[str]:
     return numbered_ids("client", count)
 
 
-def build_graph(spec: GraphSpec) -> Graph:
-    """The graph `spec` declares, checked by `validate_graph`.
-
-    Raises:
-        GraphError: the graph cannot be run (see `topologies.validate`).
-    """
-    graph = BUILDERS[spec.template](spec)
-    validate_graph(graph)
-    return graph
-
-
 # -- trees --------------------------------------------------------------------
 
 
-def star(spec: Any) -> Graph:
-    """One server, `spec.clients` clients, an edge from the server to each."""
-    clients = client_ids(spec.clients)
-    nodes = (GraphNode(SERVER_ID, "server", 0), *(GraphNode(c, "client", i) for i, c in enumerate(clients)))
-    return Graph(nodes, tuple(Edge(SERVER_ID, c) for c in clients))
+def star(clients: int) -> Graph:
+    """One server, `clients` clients, an edge from the server to each."""
+    ids = client_ids(clients)
+    nodes = (GraphNode(SERVER_ID, "server", 0), *(GraphNode(c, "client", i) for i, c in enumerate(ids)))
+    return Graph(nodes, tuple(Edge(SERVER_ID, c) for c in ids))
 
 
-def hierarchy(spec: Any) -> Graph:
-    """A server, levels of schedulers, clients under the last level (see the module docstring for ids)."""
-    fanouts = _fanouts(spec.levels, spec.groups)
+def hierarchy(levels: Sequence[int] | None = None, groups: Sequence[int] | None = None) -> Graph:
+    """A server, levels of schedulers, clients under the last level (see the module docstring for ids).
+
+    Args:
+        levels: node counts per level, server first (`[1, 4, 40]`), spread evenly.
+        groups: or the client count of each group under one level of schedulers.
+    """
+    fanouts = _fanouts(levels, groups)
     clients = iter(client_ids(sum(fanouts[-1])))
     nodes, edges = [GraphNode(SERVER_ID, "server", 0)], []
     parents = [SERVER_ID]
@@ -86,18 +77,18 @@ def hierarchy(spec: Any) -> Graph:
                 child = next(clients) if last else (f"sched-{j}" if parent == SERVER_ID else f"{parent}-{j}")
                 children.append(child)
                 edges.append(Edge(parent, child))
-        role = "client" if last else "scheduler"
+        role: Role = "client" if last else "scheduler"
         start = 0 if last else len(nodes) - 1
         nodes.extend(GraphNode(c, role, start + i) for i, c in enumerate(children))
         parents = children
     return Graph(tuple(nodes), tuple(edges))
 
 
-def _fanouts(levels: list[int] | None, groups: list[int] | None) -> list[list[int]]:
+def _fanouts(levels: Sequence[int] | None, groups: Sequence[int] | None) -> list[list[int]]:
     """Children of each parent, level by level: `levels` spread evenly, or `groups` as given."""
     if groups is not None:
         return [[len(groups)], list(groups)]
-    assert levels is not None  # the spec requires one of them
+    assert levels is not None  # the spec requires exactly one of them
     return [_spread(below, above) for above, below in itertools.pairwise(levels)]
 
 
@@ -116,14 +107,13 @@ def _gossip(count: int, pairs: Iterable[tuple[int, int]]) -> Graph:
     return Graph(nodes, tuple(Edge(ids[i], ids[j]) for i, j in undirected), "gossip")
 
 
-def ring(spec: Any) -> Graph:
+def ring(peers: int) -> Graph:
     """`peers` peers in a cycle: every peer has degree 2."""
-    return _gossip(spec.peers, ((i, (i + 1) % spec.peers) for i in range(spec.peers)))
+    return _gossip(peers, ((i, (i + 1) % peers) for i in range(peers)))
 
 
-def torus(spec: Any) -> Graph:
+def torus(rows: int, cols: int) -> Graph:
     """A `rows` × `cols` grid with wraparound: every peer has degree 4."""
-    rows, cols = spec.rows, spec.cols
     pairs = []
     for r, c in itertools.product(range(rows), range(cols)):
         pairs.append((r * cols + c, r * cols + (c + 1) % cols))
@@ -131,21 +121,21 @@ def torus(spec: Any) -> Graph:
     return _gossip(rows * cols, pairs)
 
 
-def complete(spec: Any) -> Graph:
+def complete(peers: int) -> Graph:
     """Every peer linked to every other."""
-    return _gossip(spec.peers, itertools.combinations(range(spec.peers), 2))
+    return _gossip(peers, itertools.combinations(range(peers), 2))
 
 
-def random_regular(spec: Any) -> Graph:
+def random_regular(peers: int, degree: int, seed: int) -> Graph:
     """A connected graph drawn uniformly-ish among those where every peer has `degree` neighbours."""
-    n, d = spec.peers, spec.degree
+    n, d = peers, degree
     hint = "use degree 3 or more (degree 2 draws unions of rings)" if d == 2 else "check peers and degree"
-    return _connected_draw("random_regular", n, spec.seed, lambda rng: _regular_pairs(n, d, rng), hint)
+    return _connected_draw("random_regular", n, seed, lambda rng: _regular_pairs(n, d, rng), hint)
 
 
-def erdos_renyi(spec: Any) -> Graph:
+def erdos_renyi(peers: int, p: float, seed: int) -> Graph:
     """G(n, p): each pair of peers linked with probability `p`, redrawn until connected."""
-    n, p = spec.peers, spec.p
+    n = peers
     rows, cols = np.triu_indices(n, k=1)
 
     def draw(rng: np.random.Generator) -> set[tuple[int, int]]:
@@ -154,14 +144,14 @@ def erdos_renyi(spec: Any) -> Graph:
 
     threshold = math.log(n) / n
     hint = f"raise p above ln(peers)/peers ≈ {threshold:.3g} (got p = {p})"
-    return _connected_draw("erdos_renyi", n, spec.seed, draw, hint)
+    return _connected_draw("erdos_renyi", n, seed, draw, hint)
 
 
-def small_world(spec: Any) -> Graph:
+def small_world(peers: int, k: int, p: float, seed: int) -> Graph:
     """Watts–Strogatz (1998): a ring lattice of `k` nearest neighbours, each edge rewired with prob. `p`."""
-    n, k, p = spec.peers, spec.k, spec.p
+    n = peers
     hint = f"raise k (got k = {k}) or lower p (got p = {p})"
-    return _connected_draw("small_world", n, spec.seed, lambda rng: _watts_strogatz(n, k, p, rng), hint)
+    return _connected_draw("small_world", n, seed, lambda rng: _watts_strogatz(n, k, p, rng), hint)
 
 
 def _connected_draw(
@@ -233,50 +223,16 @@ def _watts_strogatz(n: int, k: int, p: float, rng: np.random.Generator) -> set[t
 # -- explicit -----------------------------------------------------------------
 
 
-def explicit(spec: Any) -> Graph:
-    """The nodes and edges the file lists; groups expand to `group-0`, `group-1`, …"""
-    groups = {n.group: n.ids() for n in spec.nodes if n.group is not None}
-    nodes = _explicit_nodes(spec.nodes)
-    kind = "gossip" if all(n.role == "peer" for n in nodes) else "tree"
-    edges = []
-    declared = [*(("edges", e) for e in spec.edges), *(("edges_csv", e) for e in spec.csv_edges())]
-    counters = {"edges": itertools.count(), "edges_csv": itertools.count()}
-    for table, edge in declared:
-        where = f"{table}[{next(counters[table])}]"
-        sources = _ends(edge.source, edge.source_group, groups, where)
-        targets = _ends(edge.target, edge.target_group, groups, where)
-        for s, t in itertools.product(sources, targets):
-            source, target = (min(s, t), max(s, t)) if kind == "gossip" else (s, t)
-            edges.append(Edge(source, target, edge.attrs()))
-    return Graph(tuple(nodes), tuple(edges), kind)
+def explicit(nodes: Sequence[tuple[str, Role]], edges: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Graph:
+    """The nodes (id, role) and edges (source, target, attributes) given, in their order.
 
-
-def _explicit_nodes(specs: Any) -> list[GraphNode]:
-    per_role: dict[str, itertools.count[int]] = {}
-    nodes = []
-    for spec in specs:
-        counter = per_role.setdefault(spec.role, itertools.count())
-        nodes.extend(GraphNode(node_id, spec.role, next(counter)) for node_id in spec.ids())
-    return nodes
-
-
-def _ends(node: str | None, group: str | None, groups: dict[str, list[str]], where: str) -> list[str]:
-    if node is not None:
-        return [node]
-    assert group is not None  # the spec requires one of them
-    if group not in groups:
-        raise UnknownNodeError(group, where, "group")
-    return groups[group]
-
-
-BUILDERS: dict[str, Callable[[Any], Graph]] = {
-    "star": star,
-    "hierarchy": hierarchy,
-    "ring": ring,
-    "torus": torus,
-    "complete": complete,
-    "random_regular": random_regular,
-    "erdos_renyi": erdos_renyi,
-    "small_world": small_world,
-    "explicit": explicit,
-}
+    A graph of peers only is a gossip graph, each edge stored source < target;
+    otherwise a tree, each edge from parent to child. Nodes are numbered per role.
+    """
+    counters: dict[str, itertools.count[int]] = {}
+    graph_nodes = tuple(
+        GraphNode(i, role, next(counters.setdefault(role, itertools.count()))) for i, role in nodes
+    )
+    kind: GraphKind = "gossip" if all(n.role == "peer" for n in graph_nodes) else "tree"
+    ordered = ((min(s, t), max(s, t), a) if kind == "gossip" else (s, t, a) for s, t, a in edges)
+    return Graph(graph_nodes, tuple(Edge(s, t, dict(a)) for s, t, a in ordered), kind)

@@ -10,69 +10,34 @@
     cols = 4
     mixing = { kind = "metropolis_hastings" }
 
-Each spec checks its own fields; `build()` then builds the graph and
-validates it (`topologies.validate`) with its given mixing weights, if any.
+Each spec checks its own fields; `build()` then calls its template's builder
+(`topologies.builders`, plain values in, a graph out) and validates the graph
+(`topologies.validate`) with its given mixing weights, if any: the one way to
+build a graph. `GRAPH_SPECS` finds a spec class by its `template`, read from the union.
 `RunSpec` calls `build()` while the file is validated, so a graph that cannot
 run is refused before anything starts.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any, Literal
+import itertools
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from topologies.builders import build_graph
-from topologies.edges_csv import read_edge_rows
-from topologies.errors import EdgeListError, MixingError
-from topologies.graph import Graph, Role
+from topologies import builders
+from topologies.declared import Count, CsvEdgesSpec, EdgeDeclSpec, NodeDeclSpec, csv_edges_from_path
+from topologies.errors import MixingError, UnknownNodeError
+from topologies.graph import Graph
 from topologies.limits import MAX_NODES
-from topologies.mixing import mixing_matrix
-
-NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)]
-#: A count of nodes, at most `MAX_NODES` (see topologies.limits).
-Count = Annotated[int, Field(gt=0, le=MAX_NODES)]
+from topologies.mixing import MetropolisHastingsMixingSpec, MixingSpec, mixing_matrix
+from topologies.validate import validate_graph
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-# -- mixing -------------------------------------------------------------------
-
-
-class MetropolisHastingsMixingSpec(_Spec):
-    """`W_ij = 1 / (1 + max(d_i, d_j))`: symmetric, doubly stochastic on any graph."""
-
-    kind: Literal["metropolis_hastings"] = "metropolis_hastings"
-
-
-class UniformMixingSpec(_Spec):
-    """`W_ij = 1 / (d_i + 1)` over a peer and its neighbours: doubly stochastic only on regular graphs."""
-
-    kind: Literal["uniform"] = "uniform"
-
-
-class GivenMixingSpec(_Spec):
-    """Weights from the file: `matrix` (rows in node order), or else every edge's `weight`."""
-
-    kind: Literal["given"] = "given"
-    matrix: list[list[float]] | None = None
-
-
-MixingSpec = Annotated[
-    MetropolisHastingsMixingSpec | UniformMixingSpec | GivenMixingSpec, Field(discriminator="kind")
-]
 
 
 # -- the common part ----------------------------------------------------------
@@ -100,10 +65,11 @@ class _GraphSpec(_Spec):
             GraphError: the graph cannot run (see `topologies.validate`).
             MixingError: the mixing weights do not fit the graph.
         """
-        graph = build_graph(self)  # type: ignore[arg-type]
-        mixing = self._mixing_spec(graph)
-        if mixing is not None and mixing.kind == "given":
-            mixing_matrix(graph, mixing)
+        graph = self._graph()
+        validate_graph(graph)
+        weights = self._mixing_spec(graph)
+        if weights is not None and weights.kind == "given":
+            mixing_matrix(graph, weights)
         return graph
 
     def mixing_matrix(self, graph: Graph | None = None) -> np.ndarray | None:
@@ -113,16 +79,20 @@ class _GraphSpec(_Spec):
             GraphError, MixingError: as `build`.
         """
         graph = graph if graph is not None else self.build()
-        mixing = self._mixing_spec(graph)
-        return mixing_matrix(graph, mixing) if mixing is not None else None
+        weights = self._mixing_spec(graph)
+        return mixing_matrix(graph, weights) if weights is not None else None
 
     def mixing_kind(self, graph: Graph) -> str | None:
         """The name of the mixing rule on `graph`, None for trees."""
-        mixing = self._mixing_spec(graph)
-        return mixing.kind if mixing is not None else None
+        weights = self._mixing_spec(graph)
+        return weights.kind if weights is not None else None
 
     def learner_count(self) -> int:
         """How many nodes train on local data (clients of a tree, gossip peers), without building."""
+        raise NotImplementedError
+
+    def _graph(self) -> Graph:
+        """The template's graph, built from this spec's values and not yet validated."""
         raise NotImplementedError
 
     def _mixing_spec(self, graph: Graph) -> MixingSpec | None:
@@ -150,6 +120,9 @@ class StarGraphSpec(_GraphSpec):
 
     def learner_count(self) -> int:
         return self.clients
+
+    def _graph(self) -> Graph:
+        return builders.star(self.clients)
 
 
 class HierarchyGraphSpec(_GraphSpec):
@@ -186,6 +159,9 @@ class HierarchyGraphSpec(_GraphSpec):
             return sum(self.levels)
         return 2 + len(self.groups or []) + self.learner_count()
 
+    def _graph(self) -> Graph:
+        return builders.hierarchy(self.levels, self.groups)
+
 
 def _check_levels(levels: list[int]) -> None:
     if levels[0] != 1:
@@ -207,6 +183,9 @@ class RingGraphSpec(_GossipSpec):
     template: Literal["ring"] = "ring"
     peers: int = Field(ge=3, le=MAX_NODES)
 
+    def _graph(self) -> Graph:
+        return builders.ring(self.peers)
+
 
 class TorusGraphSpec(_GossipSpec):
     """A `rows` × `cols` grid of peers with wraparound (degree 4)."""
@@ -218,12 +197,18 @@ class TorusGraphSpec(_GossipSpec):
     def learner_count(self) -> int:
         return self.rows * self.cols
 
+    def _graph(self) -> Graph:
+        return builders.torus(self.rows, self.cols)
+
 
 class CompleteGraphSpec(_GossipSpec):
     """Every peer linked to every other."""
 
     template: Literal["complete"] = "complete"
     peers: int = Field(ge=2, le=1_000)  # n(n-1)/2 edges: 500,000 at 1,000 peers
+
+    def _graph(self) -> Graph:
+        return builders.complete(self.peers)
 
 
 class RandomRegularGraphSpec(_GossipSpec):
@@ -244,6 +229,9 @@ class RandomRegularGraphSpec(_GossipSpec):
             )
         return self
 
+    def _graph(self) -> Graph:
+        return builders.random_regular(self.peers, self.degree, self.seed)
+
 
 class ErdosRenyiGraphSpec(_GossipSpec):
     """G(peers, p), redrawn from `seed` until connected."""
@@ -252,6 +240,9 @@ class ErdosRenyiGraphSpec(_GossipSpec):
     peers: int = Field(ge=2, le=10_000)  # every pair is drawn: 5·10⁷ draws at 10,000 peers
     p: float = Field(gt=0, le=1)
     seed: int = Field(default=0, ge=0)
+
+    def _graph(self) -> Graph:
+        return builders.erdos_renyi(self.peers, self.p, self.seed)
 
 
 class SmallWorldGraphSpec(_GossipSpec):
@@ -269,103 +260,11 @@ class SmallWorldGraphSpec(_GossipSpec):
             raise ValueError(f"k must be even and below peers ({self.peers}), got {self.k}")
         return self
 
+    def _graph(self) -> Graph:
+        return builders.small_world(self.peers, self.k, self.p, self.seed)
+
 
 # -- explicit -----------------------------------------------------------------
-
-
-class NodeDeclSpec(_Spec):
-    """One node (`id`), or `count` identical nodes `group-0`, `group-1`, …"""
-
-    id: NodeId | None = None
-    group: NodeId | None = None
-    count: Count | None = None
-    role: Role
-
-    @model_validator(mode="after")
-    def _one_form(self) -> NodeDeclSpec:
-        if (self.id is None) == (self.group is None):
-            raise ValueError("give id, or group with count, exactly one")
-        if (self.group is None) != (self.count is None):
-            raise ValueError("group and count go together")
-        return self
-
-    def ids(self) -> list[str]:
-        return [self.id] if self.id is not None else [f"{self.group}-{i}" for i in range(self.count or 0)]
-
-
-class EdgeDeclSpec(_Spec):
-    """An edge, or a fan of edges between a node and every node of a group.
-
-    Attributes:
-        link: free-form settings for the link model (read by later layers).
-        codec: how updates on this edge are encoded (read by later layers).
-        weight: this edge's gossip mixing weight (mixing kind `given`).
-    """
-
-    source: NodeId | None = None
-    source_group: NodeId | None = None
-    target: NodeId | None = None
-    target_group: NodeId | None = None
-    link: dict[str, Any] = Field(default_factory=dict)
-    codec: str | None = None
-    weight: float | None = Field(default=None, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _ends(self) -> EdgeDeclSpec:
-        for end in ("source", "target"):
-            if (getattr(self, end) is None) == (getattr(self, f"{end}_group") is None):
-                raise ValueError(f"give {end} or {end}_group, exactly one")
-        if self.source_group is not None and self.target_group is not None:
-            raise ValueError("source_group and target_group together: list the edges, or use edges_csv")
-        return self
-
-    def attrs(self) -> dict[str, Any]:
-        attrs: dict[str, Any] = {"link": dict(self.link)} if self.link else {}
-        if self.codec is not None:
-            attrs["codec"] = self.codec
-        if self.weight is not None:
-            attrs["weight"] = self.weight
-        return attrs
-
-
-class CsvEdgesSpec(_Spec):
-    """The edges of an `edges_csv` file, read when the topology is loaded.
-
-    Attributes:
-        path: the file as written (relative paths are taken from the working directory).
-        edges: its rows.
-    """
-
-    path: str
-    edges: tuple[EdgeDeclSpec, ...]
-
-
-def _read_edges_csv(value: Any) -> Any:
-    """A path becomes `{path, edges}`; an already-read table (a resolved topology) passes through."""
-    if not isinstance(value, str | Path):
-        return value
-    try:
-        return {"path": str(value), "edges": read_edges_csv(Path(value))}
-    except EdgeListError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def read_edges_csv(path: Path) -> list[EdgeDeclSpec]:
-    """The edges of a CSV edge list (see `topologies.edges_csv` for its columns).
-
-    Raises:
-        EdgeListError: the file cannot be read, or a row is not an edge (its line is named).
-    """
-    edges = []
-    for line, fields in read_edge_rows(path):
-        try:
-            edges.append(EdgeDeclSpec.model_validate(fields))
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            raise EdgeListError(str(path), line, f"{where}: {message}" if where else message) from exc
-    return edges
 
 
 class ExplicitGraphSpec(_GraphSpec):
@@ -378,7 +277,7 @@ class ExplicitGraphSpec(_GraphSpec):
     template: Literal["explicit"] = "explicit"
     nodes: list[NodeDeclSpec] = Field(min_length=1)
     edges: list[EdgeDeclSpec] = Field(default_factory=list)
-    edges_csv: Annotated[CsvEdgesSpec, BeforeValidator(_read_edges_csv)] | None = None
+    edges_csv: Annotated[CsvEdgesSpec, BeforeValidator(csv_edges_from_path)] | None = None
     mixing: MixingSpec | None = None
 
     def learner_count(self) -> int:
@@ -390,6 +289,20 @@ class ExplicitGraphSpec(_GraphSpec):
 
     def csv_edges(self) -> tuple[EdgeDeclSpec, ...]:
         return self.edges_csv.edges if self.edges_csv is not None else ()
+
+    def _graph(self) -> Graph:
+        nodes = [(node_id, n.role) for n in self.nodes for node_id in n.ids()]
+        return builders.explicit(nodes, self._edges())
+
+    def _edges(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Each declared edge, a fan to a group expanded (groups are `group-0`, `group-1`, …)."""
+        groups = {n.group: n.ids() for n in self.nodes if n.group is not None}
+        for table, declared in (("edges", self.edges), ("edges_csv", self.csv_edges())):
+            for i, edge in enumerate(declared):
+                sources = _ends(edge.source, edge.source_group, groups, f"{table}[{i}]")
+                targets = _ends(edge.target, edge.target_group, groups, f"{table}[{i}]")
+                for s, t in itertools.product(sources, targets):
+                    yield s, t, edge.attrs()
 
     def _mixing_spec(self, graph: Graph) -> MixingSpec | None:
         if graph.kind == "tree":
@@ -411,3 +324,18 @@ GraphSpec = Annotated[
     | ExplicitGraphSpec,
     Field(discriminator="template"),
 ]
+
+#: Each spec class by its `template`, read from the union: a new template is one spec class
+#: (calling its builder) and one line in `GraphSpec`.
+GRAPH_SPECS: dict[str, type[_GraphSpec]] = {
+    get_args(cls.model_fields["template"].annotation)[0]: cls for cls in get_args(get_args(GraphSpec)[0])
+}
+
+
+def _ends(node: str | None, group: str | None, groups: dict[str, list[str]], where: str) -> list[str]:
+    if node is not None:
+        return [node]
+    assert group is not None  # the spec requires one of them
+    if group not in groups:
+        raise UnknownNodeError(group, where, "group")
+    return groups[group]

@@ -14,21 +14,52 @@ peers to agree on the average; how fast they agree is set by the spectral gap
 - `given`: a matrix from the file, or each edge's `weight` (symmetric, with
   self-weights `1 − Σ`).
 
-Matrices are numpy float64, rows and columns in `graph.nodes` order.
+Matrices are numpy float64, rows and columns in `graph.nodes` order. The
+`mixing` field of a gossip `[graph]` table (`MixingSpec`) chooses one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from topologies.errors import MixingError, NotDoublyStochasticError
 from topologies.graph import Graph
 
-if TYPE_CHECKING:
-    from topologies.graph_specs import MixingSpec
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# -- mixing -------------------------------------------------------------------
+
+
+class MetropolisHastingsMixingSpec(_Spec):
+    """`W_ij = 1 / (1 + max(d_i, d_j))`: symmetric, doubly stochastic on any graph."""
+
+    kind: Literal["metropolis_hastings"] = "metropolis_hastings"
+
+
+class UniformMixingSpec(_Spec):
+    """`W_ij = 1 / (d_i + 1)` over a peer and its neighbours: doubly stochastic only on regular graphs."""
+
+    kind: Literal["uniform"] = "uniform"
+
+
+class GivenMixingSpec(_Spec):
+    """Weights from the file: `matrix` (rows in node order), or else every edge's `weight`."""
+
+    kind: Literal["given"] = "given"
+    matrix: list[list[float]] | None = None
+
+
+MixingSpec = Annotated[
+    MetropolisHastingsMixingSpec | UniformMixingSpec | GivenMixingSpec, Field(discriminator="kind")
+]
+
 
 #: Tolerance on the row sums of a hand-written matrix: three entries typed as
 #: 0.333333 sum to 0.999999, and that is what the user meant.

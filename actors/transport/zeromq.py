@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -48,18 +47,14 @@ import zmq.asyncio
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from actors.codec import DEFAULT_LIMITS, DecodeLimits, decode, encode
+from actors.codec import decode, encode
 from actors.errors import DecodeError, PeerUnreachableError, TransportClosedError
 from actors.logs import sampled
 from actors.messages import Envelope
 from actors.transport.base import Transport
 from actors.transport.curve import CurveConfig
+from actors.transport.zmq_config import ZmqConfig as ZmqConfig
 
-# Messages queued per peer, each way. An FL message carries a whole model, so what one
-# peer can make us hold is this many of its messages (1000 updates of 64 KB: 65 MB; with
-# 10k it was 650 MB, see benchmarks/flood.py); a full queue makes its sender wait.
-SEND_HWM = 1_000
-RECV_HWM = 1_000
 _ATTACH_RETRIES = 50  # handshake seen, route not yet attached: retry this many times
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by the ZAP spec (RFC 27), one per context
 ZAP_DOMAIN = b"fedactors"
@@ -69,27 +64,6 @@ _HANDSHAKE_FAILED = (
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 _MONITORED = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
-
-
-@dataclass(frozen=True, slots=True)
-class ZmqConfig:
-    """Tuning of the ZeroMQ transport.
-
-    Attributes:
-        connect_timeout_s: how long a first send waits for the peer's handshake.
-        send_timeout_s: how long a send waits while the peer's queue is full.
-        send_hwm: messages queued per peer before senders wait.
-        recv_hwm: messages queued per peer on receipt before that peer waits.
-        limits: what the decoder accepts (frame size, frame count).
-        curve: CURVE keys; None sends plaintext (only for loopback and trusted networks).
-    """
-
-    connect_timeout_s: float = 10.0
-    send_timeout_s: float = 30.0
-    send_hwm: int = SEND_HWM
-    recv_hwm: int = RECV_HWM
-    limits: DecodeLimits = DEFAULT_LIMITS
-    curve: CurveConfig | None = None
 
 
 def new_curve_key_pair() -> tuple[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from actors.node import NodeConfig
-from actors.transport.zeromq import RECV_HWM
+from actors.transport.zmq_config import RECV_HWM
 from benchmarks.flood import FloodPlan, honest_names, run_flood
 
 SLACK_MB = 64.0  # allocator and interpreter overhead beside the queued messages themselves

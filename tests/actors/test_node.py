@@ -238,9 +238,8 @@ async def test_an_actor_without_a_handler_for_a_kind_replies_a_typed_failure() -
 async def test_a_message_for_a_gone_actor_while_the_node_stops_is_counted_without_a_warning() -> None:
     with structlog.testing.capture_logs() as logs:
         node = Node("n1")
-        node._stop_requested = asyncio.Event()
-        node._stop_requested.set()
-        await node._accept(Envelope("server", "client-001", Ping(1)))
+        node._state.stopping = True
+        await node._inbound._accept(Envelope("server", "client-001", Ping(1)))
 
     assert node.dropped == {"node stopping": 1}
     assert [e for e in logs if e["log_level"] != "debug"] == []
@@ -249,7 +248,7 @@ async def test_a_message_for_a_gone_actor_while_the_node_stops_is_counted_withou
 async def test_a_message_for_an_unknown_actor_of_a_running_node_is_warned() -> None:
     with structlog.testing.capture_logs() as logs:
         node = Node("n1")
-        await node._accept(Envelope("server", "ghost", Ping(1)))
+        await node._inbound._accept(Envelope("server", "ghost", Ping(1)))
 
     assert node.dropped == {"no such actor here": 1}
     assert [(e["log_level"], e["reason"]) for e in logs] == [("warning", "no such actor here")]

@@ -35,7 +35,6 @@ from actors.codec import decode, encode
 from actors.messages import Envelope, Heartbeat, Message
 from actors.protocol import Join, Leave, Relayed, Update
 from launcher.testing import wait_until
-from topologies.builders import build_graph
 from topologies.load import load_topology
 from topologies.placement import plan_processes
 
@@ -173,7 +172,7 @@ def attacked_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path
 
 def a_client_on_another_node(file: Path) -> str:
     spec = load_topology(file)
-    plans = plan_processes(spec, build_graph(spec.graph))
+    plans = plan_processes(spec, spec.graph.build())
     return next(a for p in plans if p.node_id != "node-0" for a in p.actors if a.startswith("client"))
 
 

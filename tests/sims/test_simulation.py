@@ -18,7 +18,6 @@ from sims.simulate import simulate
 from sims.virtual_time import run_virtual
 from tests.actors.messages_for_tests import Blob
 from topologies.builders import star
-from topologies.graph_specs import StarGraphSpec
 from topologies.load import parse_topology
 from topologies.specs.behaviour import LinksSpec
 
@@ -133,7 +132,7 @@ max_rounds = 3
 
 
 def test_a_client_on_a_1_mb_per_s_link_sends_a_4_mb_update_in_4_s_of_simulated_time() -> None:
-    graph = star(StarGraphSpec(clients=1))
+    graph = star(1)
     links = SimLinks(graph, LinksSpec.model_validate({"uplink": {"bandwidth_bytes_per_s": 1e6}}), seed=0)
     update = Blob("update", torch.zeros(1_000_000, dtype=torch.float32))  # 4,000,000 bytes of tensor
     arrivals: list[float] = []

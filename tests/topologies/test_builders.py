@@ -4,17 +4,18 @@ import pytest
 from pydantic import ValidationError
 
 from tests.topologies.graph_helpers import built, graph_spec
-from topologies.builders import BUILDERS, build_graph
+from topologies.builders import star
 from topologies.errors import GraphSamplingError
 from topologies.graph import Graph
+from topologies.graph_specs import GRAPH_SPECS, StarGraphSpec
 
 
 def _degrees(graph: Graph) -> set[int]:
     return {graph.degree(n.id) for n in graph.nodes}
 
 
-def test_every_template_is_registered_by_its_file_name() -> None:
-    assert set(BUILDERS) == {
+def test_every_template_of_the_graph_spec_union_is_registered_by_its_name() -> None:
+    assert set(GRAPH_SPECS) == {
         "star",
         "hierarchy",
         "ring",
@@ -38,10 +39,11 @@ def test_star_keeps_its_server_and_zero_padded_client_ids() -> None:
     assert graph.node("client-001").index == 1
 
 
-def test_the_registry_builds_the_same_star_as_build_graph() -> None:
+def test_the_star_spec_builds_the_star_its_plain_builder_makes() -> None:
     spec = graph_spec('template = "star"\nclients = 5')
 
-    assert BUILDERS["star"](spec) == build_graph(spec)
+    assert GRAPH_SPECS["star"] is StarGraphSpec
+    assert spec.build() == star(5)
 
 
 def test_hierarchy_levels_spread_forty_clients_evenly_under_four_schedulers() -> None:

@@ -18,10 +18,9 @@ from sims.results import read_events
 from sims.simulate import simulate
 from sims.virtual_time import run_virtual
 from tests.actors.peer.identity import IdentityTrainer
-from topologies.builders import build_graph
-from topologies.graph_specs import CompleteGraphSpec, UniformMixingSpec
+from topologies.graph_specs import CompleteGraphSpec
 from topologies.load import load_topology
-from topologies.mixing import mixing_matrix
+from topologies.mixing import UniformMixingSpec, mixing_matrix
 
 EXAMPLES = Path(__file__).parents[3] / "topologies" / "examples"
 
@@ -53,7 +52,7 @@ Reports = dict[int, dict[str, StateDict]]
 
 
 async def _one_exchange_on_complete_graph(peers: int) -> tuple[Reports, list[StateDict]]:
-    graph = build_graph(CompleteGraphSpec(peers=peers))
+    graph = CompleteGraphSpec(peers=peers).build()
     weights = mixing_matrix(graph, UniformMixingSpec())
     names = [n.id for n in graph.nodes]
     initial = [random_model(i) for i in range(peers)]
