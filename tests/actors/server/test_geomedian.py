@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pydantic
 import pytest
@@ -108,3 +109,11 @@ def test_the_topology_table_builds_it_and_names_a_bad_field() -> None:
     assert config == GeoMedianConfig(max_iterations=3, nu=1e-4)
     with pytest.raises(pydantic.ValidationError, match=r"geomedian\.nu\n.*greater than 0"):
         ADAPTER.validate_python({"kind": "geomedian", "nu": 0})
+
+
+def test_the_worked_example_in_the_docs_is_the_file_in_full() -> None:
+    root = Path(__file__).resolve().parents[3]
+    source = (root / "actors/server/aggregators/geomedian.py").read_text(encoding="utf-8")
+    docs = (root / "docs/extending.md").read_text(encoding="utf-8")
+
+    assert f"```python\n{source}```" in docs
