@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 import structlog.testing
@@ -20,6 +18,7 @@ from actors.errors import (
 )
 from actors.messages import Ack, Envelope
 from actors.metrics import ListSink
+from actors.testing import running
 from actors.transport.local import LocalHub, LocalTransport
 from tests.actors.messages_for_tests import Blob, Ping, Pong
 
@@ -58,20 +57,6 @@ class Silent(Actor):
 
 class Probe(Actor):
     """An actor the test drives from outside."""
-
-
-@asynccontextmanager
-async def running(*nodes: Node) -> AsyncIterator[None]:
-    async with asyncio.TaskGroup() as tg:
-        for node in nodes:
-            tg.create_task(node.run())
-        for node in nodes:
-            await node.wait_started()
-        try:
-            yield
-        finally:
-            for node in nodes:
-                node.stop()
 
 
 async def test_ask_returns_the_handlers_reply_and_tell_is_handled_in_order() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import zmq
 
 from actors import Actor, Node, handler
 from actors.errors import AskTimeoutError, PeerUnreachableError
+from actors.testing import running
 from actors.transport.zeromq import ZmqConfig, ZmqTransport
 from tests.actors.messages_for_tests import Blob, Ping, Pong
 
@@ -55,20 +55,6 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     for key in a:
         assert a[key].dtype == b[key].dtype, key
         assert torch.equal(a[key], b[key]), key
-
-
-@asynccontextmanager
-async def running(*nodes: Node) -> AsyncIterator[None]:
-    async with asyncio.TaskGroup() as tg:
-        for node in nodes:
-            tg.create_task(node.run())
-        for node in nodes:
-            await node.wait_started()
-        try:
-            yield
-        finally:
-            for node in nodes:
-                node.stop()
 
 
 def bind_addresses(tmp_path: Path) -> list[tuple[str, str]]:
