@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import zmq
 
 from actors import Actor, Node, handler
 from actors.errors import AskTimeoutError, PeerUnreachableError
+from actors.messages import Envelope
 from actors.testing import running
 from actors.transport.zeromq import ZmqConfig, ZmqTransport
 from tests.actors.messages_for_tests import Blob, Ping, Pong
@@ -221,3 +223,29 @@ def test_a_node_stopped_with_sigterm_exits_0_and_leaves_nothing_open(tmp_path: P
     report = json.loads(out.strip().splitlines()[-1])
     assert proc.returncode == 0, err
     assert report == {"tasks": [], "threads": ["MainThread"], "os_threads_left": 0, "socket_fds_left": 0}
+
+
+async def test_a_cancelled_receive_does_not_eat_the_next_message() -> None:
+    # pyzmq's own check (zmq/tests/test_asyncio.py, test_recv_cancel): a receive cancelled
+    # while it waits must give its place back, so the next receive gets the next message.
+    sender, receiver = ZmqTransport("a"), ZmqTransport("b")
+    await sender.start()
+    await receiver.start()
+    try:
+        sender.add_peer("b", receiver.endpoint)
+        waiting = asyncio.create_task(receiver.recv())
+        await asyncio.sleep(0)  # the receive is now waiting on the socket (no timing involved)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+        await sender.send("b", Envelope("probe", "echo", Ping(1)))
+        await sender.send("b", Envelope("probe", "echo", Ping(2)))
+        async with asyncio.timeout(30):
+            first, second = await receiver.recv(), await receiver.recv()
+    finally:
+        await sender.close()
+        await receiver.close()
+
+    assert waiting.cancelled()
+    assert (first.body, second.body) == (Ping(1), Ping(2))
