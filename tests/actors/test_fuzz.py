@@ -48,7 +48,7 @@ from actors.server.base import ServerDeps
 from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
 from actors.server.stop import StopConfig
 from actors.statedict import StateDict
-from actors.testing import FixedTrainer
+from actors.testing import FixedTrainer, running
 from actors.transport.zeromq import ZmqTransport
 from tests.actors.messages_for_tests import Blob, Ping, Pong
 
@@ -417,17 +417,12 @@ async def ask_then_train(endpoint: str) -> tuple[Message, bool]:
     node.add_route("echo", NODE, endpoint)
     node.add_route("server", NODE, endpoint)
     watcher = node.spawn(Watcher(), "watcher")
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(node.run())
-        try:
-            await node.wait_started()
-            answer = await watcher.ask("echo", Ping(41), timeout_s=WAIT_S)  # also shows the node our route
-            for i, name in enumerate(CLIENTS):
-                node.spawn(TrainerClient(FixedTrainer(weights(float(i + 1))), "server"), name)
-            async with asyncio.timeout(WAIT_S):
-                await watcher.done.wait()
-        finally:
-            node.stop()
+    async with running(node):
+        answer = await watcher.ask("echo", Ping(41), timeout_s=WAIT_S)  # also shows the node our route
+        for i, name in enumerate(CLIENTS):
+            node.spawn(TrainerClient(FixedTrainer(weights(float(i + 1))), "server"), name)
+        async with asyncio.timeout(WAIT_S):
+            await watcher.done.wait()
     return answer, watcher.done.is_set()
 
 

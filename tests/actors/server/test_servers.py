@@ -24,7 +24,7 @@ from actors.server.fedavg import FedAvgConfig, FedAvgServer
 from actors.server.fedbuff import FedBuffConfig, FedBuffServer
 from actors.server.stop import StopConfig
 from actors.statedict import StateDict
-from actors.testing import FixedTrainer
+from actors.testing import FixedTrainer, running
 
 
 def weights(value: float) -> StateDict:
@@ -50,11 +50,8 @@ async def run_star(server_factory, trainers: list[FixedTrainer], max_versions: i
     server = node.spawn(server_factory(deps), "server")
     for i, trainer in enumerate(trainers):
         node.spawn(TrainerClient(trainer, "server"), f"client-{i}")
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(node.run())
-        async with asyncio.timeout(10):
-            await watcher.done.wait()
-        node.stop()
+    async with running(node), asyncio.timeout(10):
+        await watcher.done.wait()
     return server, sink
 
 
