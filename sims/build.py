@@ -7,11 +7,12 @@ data split and the same initial model without talking to the others.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from actors.actor import Actor
@@ -19,6 +20,8 @@ from actors.client.local_sgd import TrainConfig
 from actors.client.trainer import TorchTrainer, Trainer
 from actors.client.trainer_client import TrainerClient
 from actors.compression.edges import EdgeCodecs
+from actors.configs.schedulers import AsyncEdgeConfig
+from actors.configs.servers import FedBuffConfig
 from actors.liveness import Heartbeats
 from actors.peer import MONITOR, DpsgdConfig, DpsgdPeer, GossipMonitor, PairwiseConfig, PairwisePeer
 from actors.scheduler import (
@@ -183,14 +186,26 @@ class NodeBuilder:
     def _scheduler(self, node: GraphNode, parent: str) -> Actor:
         config = self.spec.scheduler
         assert config is not None, "RunSpec requires [scheduler] when the graph has schedulers"
-        fallbacks = self.fallbacks(node.id)
-        if isinstance(config, RelayConfig):
-            return RelayScheduler(parent, fallbacks, self.heartbeats, self.relays_below(node.id))
-        group = len(self.graph.children_of(node.id))
+        return SCHEDULERS[type(config)](self, config, node, parent)
+
+    def _relay(self, config: RelayConfig, node: GraphNode, parent: str) -> Actor:
+        return RelayScheduler(parent, self.fallbacks(node.id), self.heartbeats, self.relays_below(node.id))
+
+    def _hierfavg(self, config: HierFavgConfig, node: GraphNode, parent: str) -> Actor:
+        group, fallbacks = len(self.graph.children_of(node.id)), self.fallbacks(node.id)
+        config, deps = self._cancelling(config), self._scheduler_deps(node)
+        return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
+
+    def _async_edge(self, config: AsyncEdgeConfig, node: GraphNode, parent: str) -> Actor:
+        group, fallbacks = len(self.graph.children_of(node.id)), self.fallbacks(node.id)
+        edge = ASYNC_EDGES[type(config.edge)]
+        return edge(config, self.initial_weights(), self._scheduler_deps(node), parent, group, fallbacks)
+
+    def _scheduler_deps(self, node: GraphNode) -> ServerDeps:
         # Its subtree, and the subtrees of the schedulers that fall back on it.
         adopted = [s for s, target in self.spec.liveness.fallback.items() if target == node.id]
         expected = self._subtree(node.id).union(*(self._subtree(s) for s in adopted))
-        deps = ServerDeps(
+        return ServerDeps(
             evaluator=None,
             stop=None,
             seed=derived_seed(self.spec.seed, 6, node.index),
@@ -199,11 +214,6 @@ class NodeBuilder:
             checkpoint=self.checkpointer(node.id),
             relays=self.relays_below(node.id),
         )
-        if isinstance(config, HierFavgConfig):
-            config = self._cancelling(config)
-            return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
-        edge = FedAsyncEdge if isinstance(config.edge, FedAsyncConfig) else FedBuffEdge
-        return edge(config, self.initial_weights(), deps, parent, group, fallbacks)
 
     def relays_below(self, node_id: str) -> dict[str, frozenset[str]]:
         """The relays whose `Relayed` `node_id` takes (those below it, and below the schedulers
@@ -319,3 +329,18 @@ class NodeBuilder:
     def _model(self, seed: int | None = None) -> nn.Module:
         seed = self.spec.seed if seed is None else seed
         return build_model(self.spec.model, self.data.input_shape, self.data.num_classes, seed)
+
+
+#: How each `[scheduler] mode` is built, keyed by its settings class: the mode is written
+#: once, in the class's `Literal` (tests check that every member of the union has a builder).
+SCHEDULERS: dict[type[BaseModel], Callable[[NodeBuilder, Any, GraphNode, str], Actor]] = {
+    HierFavgConfig: NodeBuilder._hierfavg,
+    AsyncEdgeConfig: NodeBuilder._async_edge,
+    RelayConfig: NodeBuilder._relay,
+}
+
+#: The asynchronous edge scheduler of each `[scheduler.edge] algorithm`, keyed by its settings class.
+ASYNC_EDGES: dict[type[BaseModel], type[FedAsyncEdge | FedBuffEdge]] = {
+    FedAsyncConfig: FedAsyncEdge,
+    FedBuffConfig: FedBuffEdge,
+}

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from actors.configs.client import TrainConfig
 from actors.configs.peers import DpsgdConfig, PairwiseConfig
-from actors.configs.schedulers import AsyncEdgeConfig, HierFavgConfig, RelayConfig
+from actors.configs.schedulers import AsyncEdgeConfig, HierFavgConfig, RelayConfig, SchedulerConfig
 from actors.configs.servers import (
     CheckpointConfig,
     CustomServerConfig,
@@ -50,7 +50,7 @@ from topologies.specs.sim import Device, SimSpec
 ServerSpec = Annotated[
     FedAvgConfig | FedAsyncConfig | FedBuffConfig | CustomServerConfig, Field(discriminator="algorithm")
 ]
-SchedulerSpec = Annotated[HierFavgConfig | AsyncEdgeConfig | RelayConfig, Field(discriminator="mode")]
+SchedulerSpec = SchedulerConfig
 PeerSpec = Annotated[DpsgdConfig | PairwiseConfig, Field(discriminator="algorithm")]
 
 

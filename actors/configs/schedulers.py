@@ -54,3 +54,7 @@ class RelayConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: Literal["relay"] = "relay"
+
+
+#: `[scheduler]`, found by `mode`.
+SchedulerConfig = Annotated[HierFavgConfig | AsyncEdgeConfig | RelayConfig, Field(discriminator="mode")]

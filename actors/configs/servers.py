@@ -114,8 +114,43 @@ class RoundSettings(BaseModel):
         return self
 
 
-class FedAvgConfig(RoundSettings):
-    """FedAvg's parameters.
+class ServerSettings(BaseModel):
+    """What every server's settings have: evaluation and the checks on updates.
+
+    Attributes:
+        eval_every: evaluate the global model every this many rounds (FedAvg) or versions.
+        eval_train: also score the global model on the clients' training data at
+            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
+        eval_train_samples: on a fixed sample of this many of those samples,
+            drawn with the run's seed (None: all of them).
+        validation: the checks every update passes first (`[server.validation]`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    eval_every: int = Field(default=1, gt=0)
+    eval_train: bool = False
+    eval_train_samples: int | None = Field(default=None, gt=0)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+
+
+class AsyncSettings(ServerSettings):
+    """What every asynchronous server's settings have (FedAsync, FedBuff, a custom one).
+
+    Attributes:
+        concurrency: clients training at once (None: every client that joined).
+        task_timeout_s: a task with no update after this is lost (its client
+            dropped out): it is recorded and the work is handed out again.
+        max_staleness: drop (and count) updates with τ above this (None: keep all).
+    """
+
+    concurrency: int | None = Field(default=None, gt=0)
+    task_timeout_s: float | None = Field(default=None, gt=0)
+    max_staleness: int | None = Field(default=None, ge=0)
+
+
+class FedAvgConfig(RoundSettings, ServerSettings):
+    """FedAvg's parameters, with the round settings and `ServerSettings`.
 
     Attributes:
         clients_per_round: clients sampled each round (default: every client).
@@ -128,90 +163,43 @@ class FedAvgConfig(RoundSettings):
             in it (FedProx's variable local work).
         aggregator: how deltas are combined (weighted mean by sample count by default).
         optimizer: the server optimizer on the aggregated delta.
-        eval_every: evaluate the global model every this many rounds.
-        eval_train: also score the global model on the clients' training data at
-            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
-        eval_train_samples: on a fixed sample of this many of those samples,
-            drawn with the run's seed (None: all of them).
-        validation: the checks every update passes first (`[server.validation]`).
     """
 
     algorithm: Literal["fedavg"] = "fedavg"
     min_clients: int = Field(default=1, gt=0)
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
-    eval_every: int = Field(default=1, gt=0)
-    eval_train: bool = False
-    eval_train_samples: int | None = Field(default=None, gt=0)
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
-class FedAsyncConfig(BaseModel):
-    """FedAsync's parameters.
+class FedAsyncConfig(AsyncSettings):
+    """FedAsync's parameters, with `AsyncSettings` (evaluation every 10 versions by default).
 
     Attributes:
         alpha: the mixing hyper-parameter α in (0, 1].
         staleness: the staleness function s(τ).
-        max_staleness: drop updates with τ above this (None: keep all).
-        concurrency: clients training at once (None: every client that joined).
-        task_timeout_s: a task with no update after this is lost (its client
-            dropped out): it is recorded and the work is handed out again.
-        eval_every: evaluate the global model every this many versions.
-        eval_train: also score the global model on the clients' training data at
-            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
-        eval_train_samples: on a fixed sample of this many of those samples,
-            drawn with the run's seed (None: all of them).
-        validation: the checks every update passes first (`[server.validation]`).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     algorithm: Literal["fedasync"] = "fedasync"
     alpha: float = Field(default=0.6, gt=0, le=1)
     staleness: StalenessConfig = Field(default_factory=ConstantStalenessConfig)
-    max_staleness: int | None = Field(default=None, ge=0)
-    concurrency: int | None = Field(default=None, gt=0)
-    task_timeout_s: float | None = Field(default=None, gt=0)
     eval_every: int = Field(default=10, gt=0)
-    eval_train: bool = False
-    eval_train_samples: int | None = Field(default=None, gt=0)
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
-class FedBuffConfig(BaseModel):
-    """FedBuff's parameters.
+class FedBuffConfig(AsyncSettings):
+    """FedBuff's parameters, with `AsyncSettings`.
 
     Attributes:
         buffer_size: K, deltas per server step.
-        concurrency: clients training at once (None: every client that joined).
         staleness: weight s(τ) of each delta (constant: the unweighted paper version).
-        max_staleness: drop deltas with τ above this (None: keep all).
         optimizer: the server optimizer on Δ̄ (SGD with lr η_g by default).
-        task_timeout_s: a task with no update after this is lost (its client
-            dropped out): it is recorded and the work is handed out again.
-        eval_every: evaluate the global model every this many versions.
-        eval_train: also score the global model on the clients' training data at
-            each evaluation (`train_loss`, `train_accuracy`: the curve FedProx plots).
-        eval_train_samples: on a fixed sample of this many of those samples,
-            drawn with the run's seed (None: all of them).
-        validation: the checks every update passes first (`[server.validation]`).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     algorithm: Literal["fedbuff"] = "fedbuff"
     buffer_size: int = Field(default=5, gt=0)
-    concurrency: int | None = Field(default=None, gt=0)
     staleness: StalenessConfig = Field(default_factory=ConstantStalenessConfig)
-    max_staleness: int | None = Field(default=None, ge=0)
     optimizer: ServerOptimizerConfig = Field(default_factory=ServerSgdConfig)
-    task_timeout_s: float | None = Field(default=None, gt=0)
-    eval_every: int = Field(default=1, gt=0)
-    eval_train: bool = False
-    eval_train_samples: int | None = Field(default=None, gt=0)
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
-class CustomServerConfig(BaseModel):
+class CustomServerConfig(AsyncSettings):
     """`[server] algorithm = "custom"`: the settings every asynchronous server has, and the class.
 
         [server]
@@ -231,25 +219,8 @@ class CustomServerConfig(BaseModel):
         path: `module:attr` of the user's `AsyncServer` subclass, constructed as
             `cls(config, initial_weights, deps)`.
         options: free-form settings for the class (`self.config.options`).
-        concurrency: clients training at once (default: all).
-        task_timeout_s: a task with no update after this is lost and re-issued.
-        max_staleness: drop (and count) updates staler than this.
-        eval_every: evaluate the global model every this many versions.
-        eval_train: also score the global model on the clients' training data
-            at each evaluation (as the built-in servers do).
-        eval_train_samples: on a fixed seeded sample of this many of them (None: all).
-        validation: the checks every update passes first (`[server.validation]`).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     algorithm: Literal["custom"] = "custom"
     path: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
     options: dict[str, Any] = Field(default_factory=dict)
-    concurrency: int | None = Field(default=None, gt=0)
-    task_timeout_s: float | None = Field(default=None, gt=0)
-    max_staleness: int | None = Field(default=None, ge=0)
-    eval_every: int = Field(default=1, gt=0)
-    eval_train: bool = False
-    eval_train_samples: int | None = Field(default=None, gt=0)
-    validation: ValidationConfig = Field(default_factory=ValidationConfig)

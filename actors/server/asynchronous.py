@@ -9,24 +9,12 @@ Subclasses decide only what an accepted update does (`apply`).
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
+from actors.configs.servers import AsyncSettings
 from actors.protocol import Update
 from actors.server.base import ServerActor
 from actors.statedict import StateDict
-
-
-class AsyncServerConfig(Protocol):
-    """The settings every asynchronous server's config has."""
-
-    @property
-    def concurrency(self) -> int | None: ...
-
-    @property
-    def task_timeout_s(self) -> float | None: ...
-
-    @property
-    def max_staleness(self) -> int | None: ...
 
 
 class AsyncServer(ServerActor):
@@ -37,7 +25,7 @@ class AsyncServer(ServerActor):
     """
 
     want_delta: ClassVar[bool]
-    config: AsyncServerConfig
+    config: AsyncSettings
 
     async def apply(self, client: str, update: Update, tau: int) -> None:
         """Use an accepted update that is `tau` versions stale."""

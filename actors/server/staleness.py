@@ -12,7 +12,9 @@ from. The paper's three families:
 `StalenessConfig` is the discriminated union on `kind` that topology files
 use; `custom` (or a bare `"module:attr"` string) is a user's own
 `s(tau, **options) -> float`, which the topology layer imports and registers
-in `CUSTOM_STALENESS` while the file is validated. The defaults of `a` and
+in `CUSTOM_STALENESS` while the file is validated. A new family is one class
+here (its `kind` `Literal` and `of(tau)`) and one line in the union;
+`STALENESS` is derived from the union. The defaults of `a` and
 `b` are the values of the paper's experiments (polynomial a = 0.5; hinge
 a = 10, b = 4).
 """
@@ -24,21 +26,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from actors.configs.aggregators import custom_from_path
+from actors.configs.variants import variants
+from actors.server.aggregators.custom import custom_from_path
 from actors.server.errors import NegativeStalenessError
 
 
-def _check_tau(tau: int) -> None:
-    if tau < 0:
-        raise NegativeStalenessError(tau)
-
-
-class ConstantStalenessConfig(BaseModel):
-    """s(τ) = 1: every update counts fully, however stale."""
+class StalenessSettings(BaseModel):
+    """Base of each staleness function: `kind` (a one-value `Literal`, its name in topology
+    files), its parameters, and s(τ) itself (`weight`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["constant"] = "constant"
+    kind: str
 
     def weight(self, tau: int) -> float:
         """Return s(τ).
@@ -46,44 +45,42 @@ class ConstantStalenessConfig(BaseModel):
         Raises:
             NegativeStalenessError: `tau` is below zero.
         """
-        _check_tau(tau)
+        if tau < 0:
+            raise NegativeStalenessError(tau)
+        return self.of(tau)
+
+    def of(self, tau: int) -> float:
+        """s(τ) for τ ≥ 0."""
+        raise NotImplementedError
+
+
+class ConstantStalenessConfig(StalenessSettings):
+    """s(τ) = 1: every update counts fully, however stale."""
+
+    kind: Literal["constant"] = "constant"
+
+    def of(self, tau: int) -> float:
         return 1.0
 
 
-class PolynomialStalenessConfig(BaseModel):
+class PolynomialStalenessConfig(StalenessSettings):
     """s(τ) = (τ + 1)^(-a): decays smoothly with staleness."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["polynomial"] = "polynomial"
     a: float = Field(default=0.5, gt=0)
 
-    def weight(self, tau: int) -> float:
-        """Return s(τ).
-
-        Raises:
-            NegativeStalenessError: `tau` is below zero.
-        """
-        _check_tau(tau)
+    def of(self, tau: int) -> float:
         return float((tau + 1) ** -self.a)
 
 
-class HingeStalenessConfig(BaseModel):
+class HingeStalenessConfig(StalenessSettings):
     """s(τ) = 1 up to staleness b, then 1 / (a(τ - b) + 1)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["hinge"] = "hinge"
     a: float = Field(default=10.0, gt=0)
     b: int = Field(default=4, ge=0)
 
-    def weight(self, tau: int) -> float:
-        """Return s(τ).
-
-        Raises:
-            NegativeStalenessError: `tau` is below zero.
-        """
-        _check_tau(tau)
+    def of(self, tau: int) -> float:
         if tau <= self.b:
             return 1.0
         return 1.0 / (self.a * (tau - self.b) + 1.0)
@@ -93,22 +90,14 @@ class HingeStalenessConfig(BaseModel):
 CUSTOM_STALENESS: dict[str, Callable[..., float]] = {}
 
 
-class CustomStalenessConfig(BaseModel):
+class CustomStalenessConfig(StalenessSettings):
     """s(τ) = the user's `f(tau, **options)`, a float in [0, 1]."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["custom"] = "custom"
     path: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
     options: dict[str, Any] = Field(default_factory=dict)
 
-    def weight(self, tau: int) -> float:
-        """Return s(τ).
-
-        Raises:
-            NegativeStalenessError: `tau` is below zero.
-        """
-        _check_tau(tau)
+    def of(self, tau: int) -> float:
         return float(CUSTOM_STALENESS[self.path](tau, **self.options))
 
 
@@ -119,3 +108,6 @@ StalenessConfig = Annotated[
     ],
     BeforeValidator(custom_from_path),
 ]
+
+#: kind -> staleness function, as topology files name them.
+STALENESS: dict[str, type[StalenessSettings]] = variants(StalenessConfig)

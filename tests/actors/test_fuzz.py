@@ -37,7 +37,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from actors import Actor, Node, NodeConfig, handler
-from actors.client.local_sgd import Evaluation, TrainResult
 from actors.client.trainer_client import TrainerClient
 from actors.codec import decode, encode
 from actors.errors import DecodeError
@@ -49,6 +48,7 @@ from actors.server.base import ServerDeps
 from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
 from actors.server.stop import StopConfig
 from actors.statedict import StateDict
+from actors.testing import FixedTrainer, running
 from actors.transport.zeromq import ZmqTransport
 from tests.actors.messages_for_tests import Blob, Ping, Pong
 
@@ -402,21 +402,6 @@ class Fuzzer:
 # -- the clients that train after the flood --------------------------------------------------
 
 
-class FixedTrainer:
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    @property
-    def num_samples(self) -> int:
-        return 10
-
-    def fit(self, w: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
-        return weights(self.value), TrainResult(10, 1, 0.5)
-
-    def evaluate(self, w: StateDict) -> Evaluation:
-        return Evaluation(0.0, 1.0, 10)
-
-
 class Watcher(Actor):
     def __init__(self) -> None:
         self.done = asyncio.Event()
@@ -432,17 +417,12 @@ async def ask_then_train(endpoint: str) -> tuple[Message, bool]:
     node.add_route("echo", NODE, endpoint)
     node.add_route("server", NODE, endpoint)
     watcher = node.spawn(Watcher(), "watcher")
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(node.run())
-        try:
-            await node.wait_started()
-            answer = await watcher.ask("echo", Ping(41), timeout_s=WAIT_S)  # also shows the node our route
-            for i, name in enumerate(CLIENTS):
-                node.spawn(TrainerClient(FixedTrainer(float(i + 1)), "server"), name)
-            async with asyncio.timeout(WAIT_S):
-                await watcher.done.wait()
-        finally:
-            node.stop()
+    async with running(node):
+        answer = await watcher.ask("echo", Ping(41), timeout_s=WAIT_S)  # also shows the node our route
+        for i, name in enumerate(CLIENTS):
+            node.spawn(TrainerClient(FixedTrainer(weights(float(i + 1))), "server"), name)
+        async with asyncio.timeout(WAIT_S):
+            await watcher.done.wait()
     return answer, watcher.done.is_set()
 
 

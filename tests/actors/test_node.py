@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 import structlog.testing
@@ -20,7 +18,9 @@ from actors.errors import (
 )
 from actors.messages import Ack, Envelope
 from actors.metrics import ListSink
+from actors.testing import running
 from actors.transport.local import LocalHub, LocalTransport
+from sims.virtual_time import run_virtual
 from tests.actors.messages_for_tests import Blob, Ping, Pong
 
 
@@ -49,29 +49,17 @@ class Silent(Actor):
     """Takes pings and never answers until released."""
 
     def __init__(self) -> None:
+        self.received = asyncio.Event()
         self.release = asyncio.Event()
 
     @handler
     async def on_ping(self, msg: Ping, sender: str) -> None:
+        self.received.set()
         await self.release.wait()
 
 
 class Probe(Actor):
     """An actor the test drives from outside."""
-
-
-@asynccontextmanager
-async def running(*nodes: Node) -> AsyncIterator[None]:
-    async with asyncio.TaskGroup() as tg:
-        for node in nodes:
-            tg.create_task(node.run())
-        for node in nodes:
-            await node.wait_started()
-        try:
-            yield
-        finally:
-            for node in nodes:
-                node.stop()
 
 
 async def test_ask_returns_the_handlers_reply_and_tell_is_handled_in_order() -> None:
@@ -103,28 +91,40 @@ async def test_a_handler_that_raises_does_not_stop_the_actor_or_the_node() -> No
     assert echo.failures == ["negative ping -1", "negative ping -2"]
 
 
-async def test_ask_to_a_silent_actor_fails_with_ask_timeout_error() -> None:
-    node = Node("n1")
-    silent = node.spawn(Silent(), "silent")
-    probe = node.spawn(Probe(), "probe")
+def test_ask_to_a_silent_actor_fails_with_ask_timeout_error_when_its_timeout_passes() -> None:
+    async def main() -> float:
+        node = Node("n1")
+        silent = node.spawn(Silent(), "silent")
+        probe = node.spawn(Probe(), "probe")
+        async with running(node):
+            asked_at = asyncio.get_running_loop().time()
+            with pytest.raises(AskTimeoutError, match=r"ask 'test.ping' to 'silent': no reply within 30 s"):
+                await probe.ask("silent", Ping(1), timeout_s=30)
+            waited = asyncio.get_running_loop().time() - asked_at
+            silent.release.set()
+        return waited
 
-    async with running(node):
-        with pytest.raises(AskTimeoutError, match=r"ask 'test.ping' to 'silent': no reply within 0.05 s"):
-            await probe.ask("silent", Ping(1), timeout_s=0.05)
-        silent.release.set()
+    waited = run_virtual(main())  # virtual time: the 30 s cost no wall time and are exact
+
+    assert waited == 30.0
 
 
-async def test_ask_to_an_actor_that_stops_fails_with_actor_stopped_error() -> None:
-    node = Node("n1")
-    node.spawn(Silent(), "silent")
-    probe = node.spawn(Probe(), "probe")
+def test_ask_to_an_actor_that_stops_fails_with_actor_stopped_error_before_its_timeout() -> None:
+    async def main() -> float:
+        node = Node("n1")
+        silent = node.spawn(Silent(), "silent")
+        probe = node.spawn(Probe(), "probe")
+        async with running(node):
+            ask = asyncio.create_task(probe.ask("silent", Ping(1), timeout_s=5))
+            await silent.received.wait()  # the ask is in its handler
+            node.stop_actor("silent")
+            with pytest.raises(ActorStoppedError, match="'silent' stopped before it replied"):
+                await ask
+            return asyncio.get_running_loop().time()
 
-    async with running(node):
-        ask = asyncio.create_task(probe.ask("silent", Ping(1), timeout_s=5))
-        await asyncio.sleep(0)  # let the ask reach the mailbox
-        node.stop_actor("silent")
-        with pytest.raises(ActorStoppedError, match="'silent' stopped before it replied"):
-            await ask
+    failed_at = run_virtual(main())
+
+    assert failed_at == 0.0  # at once, not after the 5 s timeout
 
 
 async def test_ask_to_an_unknown_actor_fails_at_once() -> None:

@@ -19,10 +19,11 @@ from actors.metrics import ListSink
 from actors.server.base import ServerDeps
 from actors.server.fedavg import FedAvgConfig, FedAvgServer
 from actors.server.stop import StopConfig
+from actors.testing import FixedTrainer
 from sims.behaviour import LocalWork, SimClientBehaviour, time_sampler
 from sims.virtual_time import run_virtual
 from tests.actors.peer.test_pairwise_exchanges import Every
-from tests.actors.server.test_servers import DoneWatcher, FixedTrainer, weights
+from tests.actors.server.test_servers import DoneWatcher, weights
 from topologies.specs.behaviour import AvailabilitySpec, ComputeSpec, ConstantTime
 
 
@@ -103,8 +104,8 @@ async def _round_with_a_late_client(cancel_late: bool) -> ListSink:
     deps = ServerDeps(evaluator=None, stop=StopConfig(max_versions=5), recorder="watcher")
     config = FedAvgConfig(round_deadline_s=5.0, cancel_late=cancel_late)
     node.spawn(FedAvgServer(config, weights(0.0), deps), "server")
-    node.spawn(TrainerClient(FixedTrainer(1.0, 1), "server", Every(1.0)), "client-0")
-    node.spawn(TrainerClient(FixedTrainer(3.0, 1), "server", Every(20.0)), "client-1")
+    node.spawn(TrainerClient(FixedTrainer(weights(1.0), 1), "server", Every(1.0)), "client-0")
+    node.spawn(TrainerClient(FixedTrainer(weights(3.0), 1), "server", Every(20.0)), "client-1")
     async with asyncio.TaskGroup() as tg:
         tg.create_task(node.run())
         await watcher.done.wait()

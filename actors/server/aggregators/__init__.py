@@ -1,51 +1,58 @@
-"""Aggregators: how a server combines client updates, found by the `kind` of their config.
+"""Aggregators: how a server combines client updates, found by the `kind` of their settings.
 
-Topology files name an aggregator by `kind` ("weighted_mean", "median",
-"trimmed_mean", "krum", "multi_krum", "norm_clip", or "custom": a user's own,
-see `custom.py`); `AggregatorConfig` (in
-`actors.configs.aggregators`, with the settings) is the discriminated union
-that validates the table, and `build_aggregator` turns a
-validated config into the aggregator.
+One file per aggregator holds its settings (`KrumConfig`, the table a topology
+file writes) and the aggregator they build. `AggregatorConfig` is their
+discriminated union on `kind`: it validates `[server] aggregator`, and
+`AGGREGATORS` (kind -> settings class) is derived from it. Adding a built-in
+aggregator is one new file and its settings added to the union below (see
+docs/extending.md). `"custom"` is a user's own (`custom.py`).
+
+Importing this package does not import torch (the topology schema imports it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Annotated
 
-from actors.configs.aggregators import (
-    AggregatorConfig,
-    CustomAggregatorConfig,
-    KrumConfig,
-    MedianConfig,
-    MultiKrumConfig,
-    NormClipConfig,
-    TrimmedMeanConfig,
-    WeightedMeanConfig,
-    least_updates,
-)
-from actors.server.aggregators.base import Aggregator, check_updates
-from actors.server.aggregators.custom import CUSTOM_AGGREGATORS
-from actors.server.aggregators.krum import Krum, MultiKrum
-from actors.server.aggregators.median import CoordinateMedian
-from actors.server.aggregators.norm_clip import NormClip
-from actors.server.aggregators.trimmed_mean import TrimmedMean
-from actors.server.aggregators.weighted_mean import WeightedMean
+from pydantic import BeforeValidator, Field
 
-AGGREGATORS: dict[str, Callable[[Any], Aggregator]] = {
-    "weighted_mean": WeightedMean,
-    "median": CoordinateMedian,
-    "trimmed_mean": TrimmedMean,
-    "krum": Krum,
-    "multi_krum": MultiKrum,
-    "norm_clip": NormClip,
-    "custom": lambda config: CUSTOM_AGGREGATORS[config.path](**config.options),
-}
+from actors.configs.variants import variants
+from actors.server.aggregators.base import Aggregator, AggregatorSettings, CheckedAggregator, check_updates
+from actors.server.aggregators.custom import CUSTOM_AGGREGATORS, CustomAggregatorConfig, custom_from_path
+from actors.server.aggregators.geomedian import GeoMedian, GeoMedianConfig
+from actors.server.aggregators.krum import Krum, KrumConfig, MultiKrum, MultiKrumConfig
+from actors.server.aggregators.median import CoordinateMedian, MedianConfig
+from actors.server.aggregators.norm_clip import NormClip, NormClipConfig
+from actors.server.aggregators.trimmed_mean import TrimmedMean, TrimmedMeanConfig
+from actors.server.aggregators.weighted_mean import WeightedMean, WeightedMeanConfig
+
+AggregatorConfig = Annotated[
+    Annotated[
+        WeightedMeanConfig
+        | MedianConfig
+        | TrimmedMeanConfig
+        | KrumConfig
+        | MultiKrumConfig
+        | NormClipConfig
+        | GeoMedianConfig
+        | CustomAggregatorConfig,
+        Field(discriminator="kind"),
+    ],
+    BeforeValidator(custom_from_path),
+]
+
+#: kind -> settings class, as topology files name them.
+AGGREGATORS: dict[str, type[AggregatorSettings]] = variants(AggregatorConfig)
 
 
 def build_aggregator(config: AggregatorConfig) -> Aggregator:
     """Return the aggregator that `config` (already validated) describes."""
-    return AGGREGATORS[config.kind](config)
+    return config.build()
+
+
+def least_updates(config: AggregatorConfig) -> tuple[int, str]:
+    """The fewest updates the aggregator accepts in one aggregation, and the rule why."""
+    return config.least_updates()
 
 
 __all__ = [
@@ -53,8 +60,12 @@ __all__ = [
     "CUSTOM_AGGREGATORS",
     "Aggregator",
     "AggregatorConfig",
+    "AggregatorSettings",
+    "CheckedAggregator",
     "CoordinateMedian",
     "CustomAggregatorConfig",
+    "GeoMedian",
+    "GeoMedianConfig",
     "Krum",
     "KrumConfig",
     "MedianConfig",
@@ -68,5 +79,6 @@ __all__ = [
     "WeightedMeanConfig",
     "build_aggregator",
     "check_updates",
+    "custom_from_path",
     "least_updates",
 ]

@@ -1,21 +1,36 @@
-"""What every aggregator shares: its interface and the validation of its inputs.
+"""What every aggregator shares: its interface, its settings base, and the validation of its inputs.
 
 An aggregator turns the clients' updates (deltas x_i - x_global) and their
 weights (usually sample counts) into one delta. Every aggregator validates the
 same way before doing any math, so a server gets the same typed errors
 whichever aggregator a topology file chose.
+
+Each aggregator's file holds its settings (a subclass of `AggregatorSettings`,
+the `[server] aggregator` table) beside the aggregator they build. The topology
+schema imports those settings, and `fedactors validate` must not pay for
+torch, so these files take torch and `actors.statedict` lazily: they are
+imported when an aggregator first aggregates.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-import torch
+from pydantic import BaseModel, ConfigDict
 
+from actors.lazy import LazyModule
 from actors.server.errors import InvalidWeightsError, NonFiniteUpdateError, NoUpdatesError
-from actors.statedict import StateDict, check_same_keys_and_shapes
+
+if TYPE_CHECKING:
+    import torch
+
+    from actors import statedict
+    from actors.statedict import StateDict
+else:
+    torch = LazyModule("torch")
+    statedict = LazyModule("actors.statedict")
 
 
 class Aggregator(Protocol):
@@ -24,6 +39,48 @@ class Aggregator(Protocol):
     def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
         """Return the aggregate of `updates`; see `check_updates` for what is raised."""
         ...
+
+
+class AggregatorSettings(BaseModel):
+    """Base of each aggregator's settings: `kind` (a one-value `Literal`, its name in
+    topology files) and the aggregator they build."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+
+    def build(self) -> Aggregator:
+        """The aggregator these settings describe."""
+        raise NotImplementedError
+
+    def least_updates(self) -> tuple[int, str]:
+        """The fewest updates the aggregator accepts in one aggregation, and the rule why."""
+        return 1, "at least one update"
+
+
+S = TypeVar("S", bound=AggregatorSettings)
+
+
+class CheckedAggregator(Generic[S]):
+    """A built-in aggregator: built from its settings, it checks its inputs
+    (`check_updates`) and then `combine`s them."""
+
+    def __init__(self, config: S) -> None:
+        self.config = config
+
+    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the aggregate of `updates`.
+
+        Raises:
+            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
+            InvalidWeightsError: see `check_updates`; and what `combine` raises.
+        """
+        check_updates(updates, weights)
+        return self.combine(updates, weights)
+
+    def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the aggregate of checked `updates`."""
+        raise NotImplementedError
 
 
 def check_updates(updates: Sequence[StateDict], weights: Sequence[float]) -> None:
@@ -39,7 +96,7 @@ def check_updates(updates: Sequence[StateDict], weights: Sequence[float]) -> Non
     if not updates:
         raise NoUpdatesError()
     for index, update in enumerate(updates):
-        check_same_keys_and_shapes(updates[0], update, who=f"update {index}")
+        statedict.check_same_keys_and_shapes(updates[0], update, who=f"update {index}")
         _check_finite(index, update)
     _check_weights(len(updates), weights)
 

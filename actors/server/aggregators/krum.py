@@ -23,55 +23,83 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
-import torch
+from pydantic import Field
 
-from actors.configs.aggregators import KrumConfig, MultiKrumConfig
-from actors.server.aggregators.base import check_updates
+from actors.lazy import LazyModule
+from actors.server.aggregators.base import AggregatorSettings, CheckedAggregator
 from actors.server.errors import TooFewUpdatesError
-from actors.statedict import StateDict, clone, flatten, is_floating, mean
+
+if TYPE_CHECKING:
+    import torch
+
+    from actors import statedict
+    from actors.statedict import StateDict
+else:
+    torch = LazyModule("torch")  # at the first aggregation: the schema imports this file's settings
+    statedict = LazyModule("actors.statedict")
 
 
-class Krum:
+class KrumConfig(AggregatorSettings):
+    """`byzantine` is f, the most Byzantine updates tolerated in one aggregation (no default)."""
+
+    kind: Literal["krum"] = "krum"
+    byzantine: int = Field(ge=0)
+
+    def build(self) -> Krum:
+        return Krum(self)
+
+    def least_updates(self) -> tuple[int, str]:
+        return 2 * self.byzantine + 3, f"n >= 2f + 3 with byzantine f = {self.byzantine}"
+
+
+class MultiKrumConfig(AggregatorSettings):
+    """Krum's f, and `m`, how many of the best-scored updates are averaged (None: n - f)."""
+
+    kind: Literal["multi_krum"] = "multi_krum"
+    byzantine: int = Field(ge=0)
+    m: int | None = Field(default=None, ge=1)
+
+    def build(self) -> MultiKrum:
+        return MultiKrum(self)
+
+    def least_updates(self) -> tuple[int, str]:
+        f = self.byzantine
+        rule = f"n >= 2f + 3 with byzantine f = {f}"
+        if self.m is not None and self.m > 2 * f + 3:
+            return self.m, f"{rule}, and n >= m = {self.m}"
+        return 2 * f + 3, rule
+
+
+class Krum(CheckedAggregator[KrumConfig]):
     """Return the single update closest to its n - f - 2 nearest neighbours."""
 
-    def __init__(self, config: KrumConfig) -> None:
-        self.config = config
-
-    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+    def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
         """Return (a copy of) the update of least Krum score.
 
         Raises:
             TooFewUpdatesError: fewer than 2f + 3 updates.
-            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
-            InvalidWeightsError: see `check_updates`.
         """
-        check_updates(updates, weights)
         _check_count("krum", len(updates), self.config.byzantine, required=1)
         best = rank_by_score(updates, self.config.byzantine)[0]
-        return clone(updates[best])
+        return statedict.clone(updates[best])
 
 
-class MultiKrum:
+class MultiKrum(CheckedAggregator[MultiKrumConfig]):
     """Return the mean of the m updates of least Krum score."""
 
-    def __init__(self, config: MultiKrumConfig) -> None:
-        self.config = config
-
-    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+    def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
         """Return the unweighted mean of the m best-scored updates.
 
         Raises:
             TooFewUpdatesError: fewer than 2f + 3 updates, or fewer than m.
-            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
-            InvalidWeightsError: see `check_updates`.
         """
-        check_updates(updates, weights)
         f = self.config.byzantine
         m = len(updates) - f if self.config.m is None else self.config.m
         _check_count("multi_krum", len(updates), f, required=m)
         selected = rank_by_score(updates, f)[:m]
-        return mean([updates[i] for i in selected])
+        return statedict.mean([updates[i] for i in selected])
 
 
 def _check_count(aggregator: str, n: int, f: int, required: int) -> None:
@@ -88,7 +116,7 @@ def rank_by_score(updates: Sequence[StateDict], byzantine: int) -> list[int]:
     Raises nothing: callers have checked that n >= 2f + 3.
     """
     scores = krum_scores(updates, byzantine)
-    values = functools.cache(lambda i: flatten(updates[i], torch.float64))
+    values = functools.cache(lambda i: statedict.flatten(updates[i], torch.float64))
 
     def compare(i: int, j: int) -> int:
         if scores[i] != scores[j]:
@@ -120,7 +148,7 @@ def pairwise_squared_distances(updates: Sequence[StateDict]) -> torch.Tensor:
     n = len(updates)
     distances = torch.zeros(n, n, dtype=torch.float64)
     for key, tensor in updates[0].items():
-        if not is_floating(tensor):
+        if not statedict.is_floating(tensor):
             continue
         rows = torch.stack([u[key].reshape(-1).to(torch.float64) for u in updates])
         # One row at a time keeps memory at n x numel instead of n² x numel.

@@ -15,29 +15,35 @@ sample count.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
-import torch
+from actors.lazy import LazyModule
+from actors.server.aggregators.base import AggregatorSettings, CheckedAggregator
 
-from actors.configs.aggregators import MedianConfig
-from actors.server.aggregators.base import check_updates
-from actors.statedict import StateDict, coordinatewise
+if TYPE_CHECKING:
+    import torch
+
+    from actors import statedict
+    from actors.statedict import StateDict
+else:
+    statedict = LazyModule("actors.statedict")  # torch at the first aggregation: the schema imports this file
 
 
-class CoordinateMedian:
+class MedianConfig(AggregatorSettings):
+    """The coordinate-wise median has no parameters."""
+
+    kind: Literal["median"] = "median"
+
+    def build(self) -> CoordinateMedian:
+        return CoordinateMedian(self)
+
+
+class CoordinateMedian(CheckedAggregator[MedianConfig]):
     """Median of each coordinate over the updates."""
 
-    def __init__(self, config: MedianConfig) -> None:
-        self.config = config
-
-    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
-        """Return the coordinate-wise median of `updates` (weights are only validated).
-
-        Raises:
-            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
-            InvalidWeightsError: see `check_updates`.
-        """
-        check_updates(updates, weights)
-        return coordinatewise(updates, _median)
+    def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the coordinate-wise median of `updates` (weights are only validated)."""
+        return statedict.coordinatewise(updates, _median)
 
 
 def _median(stacked: torch.Tensor) -> torch.Tensor:

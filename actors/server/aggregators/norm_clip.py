@@ -12,32 +12,41 @@ integer buffers (counters) are left unscaled, see `actors.statedict`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
-from actors.configs.aggregators import NormClipConfig
-from actors.server.aggregators.base import check_updates
-from actors.statedict import StateDict, global_norm, is_floating, weighted_mean
+from pydantic import Field
+
+from actors.lazy import LazyModule
+from actors.server.aggregators.base import AggregatorSettings, CheckedAggregator
+
+if TYPE_CHECKING:
+    from actors import statedict
+    from actors.statedict import StateDict
+else:
+    statedict = LazyModule("actors.statedict")  # torch at the first aggregation: the schema imports this file
 
 
-class NormClip:
+class NormClipConfig(AggregatorSettings):
+    """`max_norm` is M, the largest global L2 norm an update keeps."""
+
+    kind: Literal["norm_clip"] = "norm_clip"
+    max_norm: float = Field(gt=0)
+
+    def build(self) -> NormClip:
+        return NormClip(self)
+
+
+class NormClip(CheckedAggregator[NormClipConfig]):
     """Clip each update to norm M, then take the weighted mean."""
 
-    def __init__(self, config: NormClipConfig) -> None:
-        self.config = config
-
-    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
-        """Return the weighted mean of the clipped `updates`.
-
-        Raises:
-            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
-            InvalidWeightsError: see `check_updates`.
-        """
-        check_updates(updates, weights)
-        return weighted_mean([self.clip(u) for u in updates], weights)
+    def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the weighted mean of the clipped `updates`."""
+        return statedict.weighted_mean([self.clip(u) for u in updates], weights)
 
     def clip(self, update: StateDict) -> StateDict:
         """Return `update` scaled by min(1, M / ‖update‖); floating tensors only."""
-        norm = global_norm(update)
+        norm = statedict.global_norm(update)
         if norm <= self.config.max_norm:
             return update
         factor = self.config.max_norm / norm
-        return {k: t * factor if is_floating(t) else t for k, t in update.items()}
+        return {k: t * factor if statedict.is_floating(t) else t for k, t in update.items()}

@@ -16,30 +16,42 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import TYPE_CHECKING, Literal
 
-import torch
+from pydantic import Field
 
-from actors.configs.aggregators import TrimmedMeanConfig
-from actors.server.aggregators.base import check_updates
-from actors.statedict import StateDict, coordinatewise
+from actors.lazy import LazyModule
+from actors.server.aggregators.base import AggregatorSettings, CheckedAggregator
+
+if TYPE_CHECKING:
+    import torch
+
+    from actors import statedict
+    from actors.statedict import StateDict
+else:
+    statedict = LazyModule("actors.statedict")  # torch at the first aggregation: the schema imports this file
 
 
-class TrimmedMean:
+class TrimmedMeanConfig(AggregatorSettings):
+    """`trim_fraction` is β: the share of updates dropped at each end, per coordinate.
+
+    It has no default: it states how many Byzantine clients you assume.
+    """
+
+    kind: Literal["trimmed_mean"] = "trimmed_mean"
+    trim_fraction: float = Field(ge=0, lt=0.5)
+
+    def build(self) -> TrimmedMean:
+        return TrimmedMean(self)
+
+
+class TrimmedMean(CheckedAggregator[TrimmedMeanConfig]):
     """Mean of each coordinate after dropping its ⌊βn⌋ largest and smallest values."""
 
-    def __init__(self, config: TrimmedMeanConfig) -> None:
-        self.config = config
-
-    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
-        """Return the coordinate-wise trimmed mean of `updates` (weights are only validated).
-
-        Raises:
-            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
-            InvalidWeightsError: see `check_updates`.
-        """
-        check_updates(updates, weights)
+    def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the coordinate-wise trimmed mean of `updates` (weights are only validated)."""
         trimmed = self.trimmed_count(len(updates))
-        return coordinatewise(updates, lambda stacked: _trimmed_mean(stacked, trimmed))
+        return statedict.coordinatewise(updates, lambda stacked: _trimmed_mean(stacked, trimmed))
 
     def trimmed_count(self, n: int) -> int:
         """Return ⌊βn⌋, the number of values dropped at each end of a coordinate."""

@@ -9,24 +9,30 @@ count of client k and n = Σ_k n_k.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
-from actors.configs.aggregators import WeightedMeanConfig
-from actors.server.aggregators.base import check_updates
-from actors.statedict import StateDict, weighted_mean
+from actors.lazy import LazyModule
+from actors.server.aggregators.base import AggregatorSettings, CheckedAggregator
+
+if TYPE_CHECKING:
+    from actors import statedict
+    from actors.statedict import StateDict
+else:
+    statedict = LazyModule("actors.statedict")  # torch at the first aggregation: the schema imports this file
 
 
-class WeightedMean:
+class WeightedMeanConfig(AggregatorSettings):
+    """The weighted mean has no parameters."""
+
+    kind: Literal["weighted_mean"] = "weighted_mean"
+
+    def build(self) -> WeightedMean:
+        return WeightedMean(self)
+
+
+class WeightedMean(CheckedAggregator[WeightedMeanConfig]):
     """Σ w_i Δ_i / Σ w_i, key by key."""
 
-    def __init__(self, config: WeightedMeanConfig) -> None:
-        self.config = config
-
-    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
-        """Return the weighted mean of `updates`.
-
-        Raises:
-            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
-            InvalidWeightsError: see `check_updates`.
-        """
-        check_updates(updates, weights)
-        return weighted_mean(updates, weights)
+    def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the weighted mean of `updates`."""
+        return statedict.weighted_mean(updates, weights)

@@ -1,51 +1,51 @@
 """Server optimizers: how a server applies the aggregated delta, found by `kind`.
 
-Topology files name a server optimizer by `kind` ("sgd", "fedadam",
-"fedyogi", "fedadagrad"); `ServerOptimizerConfig` (in `actors.configs.optimizers`,
-with the settings) is the discriminated union that validates the table, and
-`build_server_optimizer` turns a validated config into a fresh optimizer (each
-server owns one: optimizers keep state).
+One file per optimizer holds its settings (`FedAdamConfig`, the table a
+topology file writes) and the optimizer they build. `ServerOptimizerConfig`
+is their discriminated union on `kind`: it validates `[server] optimizer`,
+and `SERVER_OPTIMIZERS` (kind -> settings class) is derived from it. Each
+server builds a fresh optimizer (`build_server_optimizer`): optimizers keep state.
+
+Importing this package does not import torch (the topology schema imports it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Annotated
 
-from actors.configs.optimizers import (
-    FedAdagradConfig,
-    FedAdamConfig,
-    FedYogiConfig,
-    ServerOptimizerConfig,
-    ServerSgdConfig,
-)
-from actors.server.optimizers.base import ServerOptimizer
-from actors.server.optimizers.fedadagrad import FedAdagrad
-from actors.server.optimizers.fedadam import FedAdam
-from actors.server.optimizers.fedyogi import FedYogi
-from actors.server.optimizers.sgd import ServerSgd
+from pydantic import Field
 
-SERVER_OPTIMIZERS: dict[str, Callable[[Any], ServerOptimizer]] = {
-    "sgd": ServerSgd,
-    "fedadam": FedAdam,
-    "fedyogi": FedYogi,
-    "fedadagrad": FedAdagrad,
-}
+from actors.configs.variants import variants
+from actors.server.optimizers.base import AdaptiveSettings, OptimizerSettings, ServerOptimizer
+from actors.server.optimizers.fedadagrad import FedAdagrad, FedAdagradConfig
+from actors.server.optimizers.fedadam import FedAdam, FedAdamConfig
+from actors.server.optimizers.fedyogi import FedYogi, FedYogiConfig
+from actors.server.optimizers.sgd import ServerSgd, ServerSgdConfig
+
+ServerOptimizerConfig = Annotated[
+    ServerSgdConfig | FedAdamConfig | FedYogiConfig | FedAdagradConfig,
+    Field(discriminator="kind"),
+]
+
+#: kind -> settings class, as topology files name them.
+SERVER_OPTIMIZERS: dict[str, type[OptimizerSettings]] = variants(ServerOptimizerConfig)
 
 
 def build_server_optimizer(config: ServerOptimizerConfig) -> ServerOptimizer:
     """Return a fresh optimizer (no buffers, step 0) that `config` describes."""
-    return SERVER_OPTIMIZERS[config.kind](config)
+    return config.build()
 
 
 __all__ = [
     "SERVER_OPTIMIZERS",
+    "AdaptiveSettings",
     "FedAdagrad",
     "FedAdagradConfig",
     "FedAdam",
     "FedAdamConfig",
     "FedYogi",
     "FedYogiConfig",
+    "OptimizerSettings",
     "ServerOptimizer",
     "ServerOptimizerConfig",
     "ServerSgd",

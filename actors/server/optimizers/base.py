@@ -19,15 +19,24 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-import torch
+from pydantic import BaseModel, ConfigDict, Field
 
+from actors.lazy import LazyModule
 from actors.server.errors import OptimizerStateError
-from actors.statedict import StateDict, add, check_same_keys_and_shapes, clone, is_floating
 
-Buffers = dict[str, torch.Tensor]
-"""One parameter's buffers, by buffer name ("m", "v", "momentum")."""
+if TYPE_CHECKING:
+    import torch
+
+    from actors import statedict
+    from actors.statedict import StateDict
+
+    Buffers = dict[str, torch.Tensor]
+    """One parameter's buffers, by buffer name ("m", "v", "momentum")."""
+else:
+    torch = LazyModule("torch")  # at the first step: the schema imports these files' settings
+    statedict = LazyModule("actors.statedict")
 
 
 class ServerOptimizer(Protocol):
@@ -46,16 +55,37 @@ class ServerOptimizer(Protocol):
         ...
 
 
+class OptimizerSettings(BaseModel):
+    """Base of each server optimizer's settings: `kind` (a one-value `Literal`, its name in
+    topology files) and the optimizer they build."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+
+    def build(self) -> ServerOptimizer:
+        """A fresh optimizer (no buffers, step 0)."""
+        raise NotImplementedError
+
+
+class AdaptiveSettings(OptimizerSettings):
+    """What FedAdam, FedYogi and FedAdagrad share: `lr` is η, `beta1` is β1, `tau` the adaptivity τ."""
+
+    lr: float = Field(default=1e-2, gt=0)
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    tau: float = Field(default=1e-3, gt=0)
+
+
 class BufferedOptimizer(ABC):
     """A server optimizer whose per-parameter state is a few named tensors.
 
-    Subclasses set `kind`, set `buffer_names` in their constructor (after
-    calling this one) and implement `_update`.
+    Subclasses set `buffer_names` in their constructor (after calling this
+    one) and implement `_update`. Its `kind` is its settings' kind.
     """
 
-    kind: ClassVar[str]
-
-    def __init__(self) -> None:
+    def __init__(self, config: OptimizerSettings) -> None:
+        self.config = config
+        self.kind = config.kind
         self.buffer_names: tuple[str, ...] = ()
         self.steps = 0
         self._buffers: dict[str, StateDict] = {}
@@ -73,10 +103,10 @@ class BufferedOptimizer(ABC):
             StateDictMismatchError: `delta`, or the buffers (after
                 `load_state_dict`), do not have the keys and shapes of `params`.
         """
-        check_same_keys_and_shapes(params, delta, who="delta")
-        floating = {k: t for k, t in params.items() if is_floating(t)}
+        statedict.check_same_keys_and_shapes(params, delta, who="delta")
+        floating = {k: t for k, t in params.items() if statedict.is_floating(t)}
         self._check_buffers(floating)
-        result = add({k: t for k, t in params.items() if k not in floating}, delta)
+        result = statedict.add({k: t for k, t in params.items() if k not in floating}, delta)
         buffers: dict[str, StateDict] = {name: {} for name in self.buffer_names}
         for key, x in floating.items():
             result[key], new = self._update(x, delta[key].to(x.dtype), self._buffers_of(key))
@@ -93,7 +123,7 @@ class BufferedOptimizer(ABC):
 
     def _check_buffers(self, floating: StateDict) -> None:
         for name, buffer in self._buffers.items():
-            check_same_keys_and_shapes(floating, buffer, who=f"{self.kind} buffer {name!r}")
+            statedict.check_same_keys_and_shapes(floating, buffer, who=f"{self.kind} buffer {name!r}")
 
     def state_dict(self) -> dict[str, Any]:
         """Return `{"kind": str, "step": int, "buffers": {name: StateDict}}`.
@@ -119,7 +149,7 @@ class BufferedOptimizer(ABC):
         """
         self._check_state(state)
         self.steps = state["step"]
-        self._buffers = {name: clone(sd) for name, sd in state["buffers"].items()}
+        self._buffers = {name: statedict.clone(sd) for name, sd in state["buffers"].items()}
 
     def _check_state(self, state: Mapping[str, Any]) -> None:
         if not isinstance(state, Mapping) or set(state) != {"kind", "step", "buffers"}:
@@ -142,7 +172,7 @@ class BufferedOptimizer(ABC):
             ):
                 self._reject(f"buffer {name!r} must map parameter names to tensors")
             reference = buffers[expected[0]]
-            check_same_keys_and_shapes(reference, buffer, who=f"{self.kind} buffer {name!r}")
+            statedict.check_same_keys_and_shapes(reference, buffer, who=f"{self.kind} buffer {name!r}")
 
     def _reject(self, reason: str) -> NoReturn:
         raise OptimizerStateError(self.kind, reason)
@@ -159,12 +189,12 @@ class AdaptiveOptimizer(BufferedOptimizer):
     the smallest allowed value), and no bias correction.
     """
 
-    def __init__(self, lr: float, beta1: float, tau: float) -> None:
-        super().__init__()
+    def __init__(self, config: AdaptiveSettings) -> None:
+        super().__init__(config)
         self.buffer_names = ("m", "v")
-        self.lr = lr
-        self.beta1 = beta1
-        self.tau = tau
+        self.lr = config.lr
+        self.beta1 = config.beta1
+        self.tau = config.tau
 
     @abstractmethod
     def _second_moment(self, v: torch.Tensor, delta_squared: torch.Tensor) -> torch.Tensor:

@@ -15,20 +15,29 @@ and τ = 1e-3 are typical of its tuned best values.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING, Literal
 
-from actors.configs.optimizers import FedAdagradConfig
-from actors.server.optimizers.base import AdaptiveOptimizer
+from actors.server.optimizers.base import AdaptiveOptimizer, AdaptiveSettings
+
+if TYPE_CHECKING:
+    import torch
+
+
+class FedAdagradConfig(AdaptiveSettings):
+    """`lr` is η, `beta1` is β1, `tau` is the adaptivity τ. Adagrad has no β2."""
+
+    kind: Literal["fedadagrad"] = "fedadagrad"
+
+    def build(self) -> FedAdagrad:
+        return FedAdagrad(self)
 
 
 class FedAdagrad(AdaptiveOptimizer):
     """Adagrad's second moment: the running sum of Δ²."""
 
-    kind = "fedadagrad"
-
     def __init__(self, config: FedAdagradConfig) -> None:
-        super().__init__(config.lr, config.beta1, config.tau)
-        self.config = config
+        super().__init__(config)
+        self.config: FedAdagradConfig = config
 
     def _second_moment(self, v: torch.Tensor, delta_squared: torch.Tensor) -> torch.Tensor:
         return v + delta_squared

@@ -14,20 +14,32 @@ experiments; η = 1e-2 and τ = 1e-3 are typical of its tuned best values.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING, Literal
 
-from actors.configs.optimizers import FedAdamConfig
-from actors.server.optimizers.base import AdaptiveOptimizer
+from pydantic import Field
+
+from actors.server.optimizers.base import AdaptiveOptimizer, AdaptiveSettings
+
+if TYPE_CHECKING:
+    import torch
+
+
+class FedAdamConfig(AdaptiveSettings):
+    """`lr` is η, `beta1`/`beta2` are β1/β2, `tau` is the adaptivity τ."""
+
+    kind: Literal["fedadam"] = "fedadam"
+    beta2: float = Field(default=0.99, ge=0, lt=1)
+
+    def build(self) -> FedAdam:
+        return FedAdam(self)
 
 
 class FedAdam(AdaptiveOptimizer):
     """Adam's second moment: an exponential moving average of Δ²."""
 
-    kind = "fedadam"
-
     def __init__(self, config: FedAdamConfig) -> None:
-        super().__init__(config.lr, config.beta1, config.tau)
-        self.config = config
+        super().__init__(config)
+        self.config: FedAdamConfig = config
 
     def _second_moment(self, v: torch.Tensor, delta_squared: torch.Tensor) -> torch.Tensor:
         return v * self.config.beta2 + delta_squared * (1 - self.config.beta2)

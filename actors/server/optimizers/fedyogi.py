@@ -15,20 +15,35 @@ experiments; η = 1e-2 and τ = 1e-3 are typical of its tuned best values.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING, Literal
 
-from actors.configs.optimizers import FedYogiConfig
-from actors.server.optimizers.base import AdaptiveOptimizer
+from pydantic import Field
+
+from actors.lazy import LazyModule
+from actors.server.optimizers.base import AdaptiveOptimizer, AdaptiveSettings
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = LazyModule("torch")  # at the first step: the schema imports this file's settings
+
+
+class FedYogiConfig(AdaptiveSettings):
+    """`lr` is η, `beta1`/`beta2` are β1/β2, `tau` is the adaptivity τ."""
+
+    kind: Literal["fedyogi"] = "fedyogi"
+    beta2: float = Field(default=0.99, ge=0, lt=1)
+
+    def build(self) -> FedYogi:
+        return FedYogi(self)
 
 
 class FedYogi(AdaptiveOptimizer):
     """Yogi's second moment: moves towards Δ² by a step that does not grow with v."""
 
-    kind = "fedyogi"
-
     def __init__(self, config: FedYogiConfig) -> None:
-        super().__init__(config.lr, config.beta1, config.tau)
-        self.config = config
+        super().__init__(config)
+        self.config: FedYogiConfig = config
 
     def _second_moment(self, v: torch.Tensor, delta_squared: torch.Tensor) -> torch.Tensor:
         return v - delta_squared * (1 - self.config.beta2) * torch.sign(v - delta_squared)

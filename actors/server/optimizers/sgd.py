@@ -14,20 +14,35 @@ With μ = 0 no buffer is kept and the step is x + η_g Δ.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING, Literal
 
-from actors.configs.optimizers import ServerSgdConfig
-from actors.server.optimizers.base import BufferedOptimizer, Buffers
+from pydantic import Field
+
+from actors.server.optimizers.base import BufferedOptimizer, OptimizerSettings
+
+if TYPE_CHECKING:
+    import torch
+
+    from actors.server.optimizers.base import Buffers
+
+
+class ServerSgdConfig(OptimizerSettings):
+    """`lr` is η_g; `momentum` is μ. The defaults (1, 0) are FedAvg."""
+
+    kind: Literal["sgd"] = "sgd"
+    lr: float = Field(default=1.0, gt=0)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+
+    def build(self) -> ServerSgd:
+        return ServerSgd(self)
 
 
 class ServerSgd(BufferedOptimizer):
     """x ← x + η_g v, v ← μ v + Δ."""
 
-    kind = "sgd"
-
     def __init__(self, config: ServerSgdConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
+        self.config: ServerSgdConfig = config
         self.buffer_names = ("momentum",) if config.momentum > 0 else ()
 
     def _update(

@@ -20,7 +20,8 @@ from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
 from actors.server.fedavg import FedAvgConfig, FedAvgServer
 from actors.server.stop import StopConfig
 from actors.statedict import StateDict, mean
-from tests.actors.server.test_servers import FixedTrainer, run_star, weights
+from actors.testing import FixedTrainer
+from tests.actors.server.test_servers import run_star, weights
 from topologies.errors import TopologyError
 from topologies.load import parse_topology
 
@@ -95,7 +96,9 @@ async def test_an_aggregator_failure_is_a_recorded_failed_round_and_the_rounds_g
         fedavg.aggregator = FailsOnce()
         return fedavg
 
-    fedavg, sink = await run_star(server, [FixedTrainer(2.0, 1), FixedTrainer(4.0, 1)], max_versions=1)
+    fedavg, sink = await run_star(
+        server, [FixedTrainer(weights(2.0), 1), FixedTrainer(weights(4.0), 1)], max_versions=1
+    )
 
     failed = sink.of("round_failed")
     assert [(r["round"], r["updates"]) for r in failed] == [(1, 2)]
@@ -115,7 +118,7 @@ async def test_an_update_handler_raising_after_freeing_the_slot_fails_the_run_in
     node = Node("n", sink=sink)
     deps = ServerDeps(evaluator=None, stop=StopConfig(max_versions=5), recorder=None)
     node.spawn(BrokenAsync(FedAsyncConfig(), weights(0.0), deps), "server")
-    node.spawn(TrainerClient(FixedTrainer(1.0, 1), "server"), "client-0")
+    node.spawn(TrainerClient(FixedTrainer(weights(1.0), 1), "server"), "client-0")
 
     async with asyncio.timeout(10):
         await node.run()  # returns: the node stopped itself

@@ -24,7 +24,8 @@ from actors.server.optimizers import (
     build_server_optimizer,
 )
 from actors.statedict import StateDict, StateDictMismatchError
-from tests.actors.server.test_servers import FixedTrainer, run_star, weights
+from actors.testing import FixedTrainer
+from tests.actors.server.test_servers import run_star, weights
 
 ADAPTER: TypeAdapter[ServerOptimizerConfig] = TypeAdapter(ServerOptimizerConfig)
 
@@ -310,7 +311,10 @@ def test_bad_optimizer_tables_name_the_field(table: dict[str, object], message: 
 
 async def test_fedadam_with_uniform_weighting_gets_the_plain_mean_of_the_deltas_as_reddi_et_al() -> None:
     adam = FedAdamConfig(lr=0.1, beta1=0.9, beta2=0.99, tau=1e-3)
-    trainers = [FixedTrainer(1.0, 10), FixedTrainer(4.0, 30)]  # deltas 1 and 4 from x = 0 in round 1
+    trainers = [
+        FixedTrainer(weights(1.0), 10),
+        FixedTrainer(weights(4.0), 30),
+    ]  # deltas 1 and 4 from x = 0 in round 1
 
     results = {}
     for weighting in ("uniform", "samples"):

@@ -26,8 +26,9 @@ from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
 from actors.server.fedbuff import FedBuffConfig, FedBuffServer
 from actors.server.optimizers import FedAdamConfig
 from actors.statedict import StateDict
+from actors.testing import FixedTrainer
 from tests.actors.server.test_checkpoint import assert_same_tree
-from tests.actors.server.test_servers import FixedTrainer, run_star
+from tests.actors.server.test_servers import run_star, weights
 
 FEDBUFF = FedBuffConfig(buffer_size=3, concurrency=2, optimizer=FedAdamConfig(lr=0.05))
 
@@ -54,7 +55,7 @@ def without_run_time(state: dict[str, Any]) -> dict[str, Any]:
 async def test_a_restored_fedbuff_server_holds_the_checkpointed_state_and_continues_bit_for_bit(
     tmp_path: Path,
 ) -> None:
-    trainers = [FixedTrainer(v, 10) for v in (1.0, -2.0, 4.0, 0.5)]
+    trainers = [FixedTrainer(weights(v), 10) for v in (1.0, -2.0, 4.0, 0.5)]
     original, sink = await run_star(
         lambda deps: FedBuffServer(
             FEDBUFF, initial(), replace(deps, seed=5, checkpoint=checkpointer(tmp_path))
@@ -88,7 +89,7 @@ async def test_a_restored_fedbuff_server_holds_the_checkpointed_state_and_contin
 
 
 async def test_a_restored_server_hands_out_task_ids_after_the_checkpointed_ones(tmp_path: Path) -> None:
-    trainers = [FixedTrainer(1.0, 10), FixedTrainer(2.0, 10)]
+    trainers = [FixedTrainer(weights(1.0), 10), FixedTrainer(weights(2.0), 10)]
     config = FedAsyncConfig(alpha=0.5)
     original, sink = await run_star(
         lambda deps: FedAsyncServer(config, initial(), replace(deps, checkpoint=checkpointer(tmp_path))),

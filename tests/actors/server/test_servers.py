@@ -15,7 +15,6 @@ import torch
 
 from actors import Node
 from actors.actor import Actor, handler
-from actors.client.local_sgd import Evaluation, TrainResult
 from actors.client.trainer_client import TrainerClient
 from actors.metrics import ListSink
 from actors.protocol import Done
@@ -25,30 +24,11 @@ from actors.server.fedavg import FedAvgConfig, FedAvgServer
 from actors.server.fedbuff import FedBuffConfig, FedBuffServer
 from actors.server.stop import StopConfig
 from actors.statedict import StateDict
+from actors.testing import FixedTrainer, running
 
 
 def weights(value: float) -> StateDict:
     return {"w": torch.tensor([value], dtype=torch.float64)}
-
-
-class FixedTrainer:
-    """Returns the same trained weights for every task."""
-
-    def __init__(self, value: float, num_samples: int) -> None:
-        self.value = value
-        self._num_samples = num_samples
-        self.seen_versions: list[float] = []
-
-    @property
-    def num_samples(self) -> int:
-        return self._num_samples
-
-    def fit(self, w: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
-        self.seen_versions.append(float(w["w"][0]))
-        return weights(self.value), TrainResult(self._num_samples, 1, 0.5)
-
-    def evaluate(self, w: StateDict) -> Evaluation:
-        return Evaluation(0.0, 1.0, 1)
 
 
 class DoneWatcher(Actor):
@@ -70,11 +50,8 @@ async def run_star(server_factory, trainers: list[FixedTrainer], max_versions: i
     server = node.spawn(server_factory(deps), "server")
     for i, trainer in enumerate(trainers):
         node.spawn(TrainerClient(trainer, "server"), f"client-{i}")
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(node.run())
-        async with asyncio.timeout(10):
-            await watcher.done.wait()
-        node.stop()
+    async with running(node), asyncio.timeout(10):
+        await watcher.done.wait()
     return server, sink
 
 
@@ -83,7 +60,7 @@ def applied(sink: ListSink) -> list[tuple[str, int]]:
 
 
 async def test_fedavg_round_is_the_sample_weighted_mean_of_client_models() -> None:
-    trainers = [FixedTrainer(1.0, 1), FixedTrainer(2.0, 2), FixedTrainer(4.0, 5)]
+    trainers = [FixedTrainer(weights(1.0), 1), FixedTrainer(weights(2.0), 2), FixedTrainer(weights(4.0), 5)]
     config = FedAvgConfig(min_clients=3)
 
     server, sink = await run_star(lambda deps: FedAvgServer(config, weights(0.0), deps), trainers, 1)
@@ -94,7 +71,7 @@ async def test_fedavg_round_is_the_sample_weighted_mean_of_client_models() -> No
 
 
 async def test_fedavg_samples_the_configured_number_of_clients_per_round_with_the_seed() -> None:
-    trainers = [FixedTrainer(float(i), 1) for i in range(6)]
+    trainers = [FixedTrainer(weights(float(i)), 1) for i in range(6)]
     config = FedAvgConfig(min_clients=6, clients_per_round=2)
 
     server, sink = await run_star(lambda deps: FedAvgServer(config, weights(0.0), deps), trainers, 3)
@@ -118,7 +95,7 @@ async def test_fedasync_mixes_each_update_with_alpha_times_its_staleness_weight(
     staleness: dict[str, object], expected_s: list[float]
 ) -> None:
     values = [1.0, 2.0, 3.0, 4.0]
-    trainers = [FixedTrainer(v, 10) for v in values]
+    trainers = [FixedTrainer(weights(v), 10) for v in values]
     config = FedAsyncConfig.model_validate({"alpha": 0.5, "staleness": staleness})
 
     server, sink = await run_star(lambda deps: FedAsyncServer(config, weights(0.0), deps), trainers, 4)
@@ -133,7 +110,7 @@ async def test_fedasync_mixes_each_update_with_alpha_times_its_staleness_weight(
 
 
 async def test_fedasync_drops_updates_staler_than_max_staleness_and_counts_them() -> None:
-    trainers = [FixedTrainer(v, 10) for v in (1.0, 2.0, 3.0, 4.0)]
+    trainers = [FixedTrainer(weights(v), 10) for v in (1.0, 2.0, 3.0, 4.0)]
     config = FedAsyncConfig(alpha=0.5, max_staleness=1)
 
     server, sink = await run_star(lambda deps: FedAsyncServer(config, weights(0.0), deps), trainers, 3)
@@ -150,17 +127,17 @@ async def test_fedasync_drops_updates_staler_than_max_staleness_and_counts_them(
 
 
 async def test_fedasync_hands_the_reporting_client_the_new_model_at_once() -> None:
-    trainer = FixedTrainer(1.0, 10)
+    trainer = FixedTrainer(weights(1.0), 10)
     config = FedAsyncConfig(alpha=0.5)
 
     await run_star(lambda deps: FedAsyncServer(config, weights(0.0), deps), [trainer], 3)
 
-    assert trainer.seen_versions[:3] == [0.0, 0.5, 0.75]
+    assert [float(w["w"][0]) for w in trainer.received[:3]] == [0.0, 0.5, 0.75]
 
 
 async def test_fedbuff_applies_the_staleness_weighted_mean_of_k_deltas_times_server_lr() -> None:
     values = [1.0, 2.0, 3.0, 4.0]
-    trainers = [FixedTrainer(v, 10) for v in values]
+    trainers = [FixedTrainer(weights(v), 10) for v in values]
     config = FedBuffConfig.model_validate(
         {
             "buffer_size": 2,
@@ -180,15 +157,14 @@ async def test_fedbuff_applies_the_staleness_weighted_mean_of_k_deltas_times_ser
 
 
 async def test_an_update_with_the_wrong_shapes_is_dropped_not_applied() -> None:
-    class WrongShape(FixedTrainer):
-        def fit(self, w: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
-            return {"w": torch.zeros(3, dtype=torch.float64)}, TrainResult(1, 1, 0.5)
-
-    good = FixedTrainer(1.0, 10)
+    wrong_shape = FixedTrainer({"w": torch.zeros(3, dtype=torch.float64)}, 1)
+    good = FixedTrainer(weights(1.0), 10)
     config = FedAsyncConfig(alpha=0.5)
 
     server, sink = await run_star(
-        lambda deps: FedAsyncServer(config, weights(0.0), deps), [WrongShape(0, 1), good], 2
+        lambda deps: FedAsyncServer(config, weights(0.0), deps),
+        [wrong_shape, good],
+        2,
     )
 
     assert ("client-0", "shape_mismatch") in [(r["client"], r["reason"]) for r in sink.of("update_dropped")]

@@ -7,8 +7,8 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,8 @@ import zmq
 
 from actors import Actor, Node, handler
 from actors.errors import AskTimeoutError, PeerUnreachableError
+from actors.messages import Envelope
+from actors.testing import running
 from actors.transport.zeromq import ZmqConfig, ZmqTransport
 from tests.actors.messages_for_tests import Blob, Ping, Pong
 
@@ -55,20 +57,6 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     for key in a:
         assert a[key].dtype == b[key].dtype, key
         assert torch.equal(a[key], b[key]), key
-
-
-@asynccontextmanager
-async def running(*nodes: Node) -> AsyncIterator[None]:
-    async with asyncio.TaskGroup() as tg:
-        for node in nodes:
-            tg.create_task(node.run())
-        for node in nodes:
-            await node.wait_started()
-        try:
-            yield
-        finally:
-            for node in nodes:
-                node.stop()
 
 
 def bind_addresses(tmp_path: Path) -> list[tuple[str, str]]:
@@ -235,3 +223,29 @@ def test_a_node_stopped_with_sigterm_exits_0_and_leaves_nothing_open(tmp_path: P
     report = json.loads(out.strip().splitlines()[-1])
     assert proc.returncode == 0, err
     assert report == {"tasks": [], "threads": ["MainThread"], "os_threads_left": 0, "socket_fds_left": 0}
+
+
+async def test_a_cancelled_receive_does_not_eat_the_next_message() -> None:
+    # pyzmq's own check (zmq/tests/test_asyncio.py, test_recv_cancel): a receive cancelled
+    # while it waits must give its place back, so the next receive gets the next message.
+    sender, receiver = ZmqTransport("a"), ZmqTransport("b")
+    await sender.start()
+    await receiver.start()
+    try:
+        sender.add_peer("b", receiver.endpoint)
+        waiting = asyncio.create_task(receiver.recv())
+        await asyncio.sleep(0)  # the receive is now waiting on the socket (no timing involved)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+        await sender.send("b", Envelope("probe", "echo", Ping(1)))
+        await sender.send("b", Envelope("probe", "echo", Ping(2)))
+        async with asyncio.timeout(30):
+            first, second = await receiver.recv(), await receiver.recv()
+    finally:
+        await sender.close()
+        await receiver.close()
+
+    assert waiting.cancelled()
+    assert (first.body, second.body) == (Ping(1), Ping(2))
