@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sims.tables import write_tables
+from sims.wire import WireSizes
 
 Clock = Literal["simulated", "wall"]
 CLOCK_LABELS: dict[Clock, str] = {"simulated": "simulated time (s)", "wall": "wall time (s)"}
-GOSSIP_BYTES_EVENTS = ("gossip_round", "gossip_exchanged")  # what peers send each other
 
 
 def run_clock(run_dir: Path) -> Clock:
@@ -99,6 +99,7 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
     applied = [r for r in records if r["event"] == "update_applied"]
     dropped = [r for r in records if r["event"] == "update_dropped"]
     finished = next((r for r in records if r["event"] == "run_finished"), None)
+    wire = WireSizes(records)
     reached = next(
         (r for r in evals if target_accuracy is not None and r["accuracy"] >= target_accuracy), None
     )
@@ -113,12 +114,11 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "target_accuracy": target_accuracy,
         "time_to_target_s": (reached["t"] - start_t) if reached else None,
         "sim_time_to_target_s": reached["vt"] if reached else None,
-        **_spent_to_target(records, reached),
+        **_spent_to_target(records, reached, wire),
         "updates_applied": len(applied),
         "updates_dropped": len(dropped),
         "rejected": dict(sorted(Counter(r.get("reason", "unknown") for r in dropped).items())),
-        "bytes_up": sum(r.get("bytes", 0) for r in applied)
-        + sum(r.get("bytes", 0) for r in records if r["event"] in GOSSIP_BYTES_EVENTS),
+        **_bytes_sent(records, applied, wire),
         "staleness": staleness_stats([r["staleness"] for r in applied]),
         "staleness_by_level": _staleness_by_level(applied),
         "consensus": _consensus(records),
@@ -129,16 +129,31 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
     }
 
 
-def _spent_to_target(records: list[dict[str, Any]], reached: dict[str, Any] | None) -> dict[str, Any]:
-    """Updates applied and bytes sent before the evaluation that first reached the target."""
+def _bytes_sent(
+    records: list[dict[str, Any]], applied: list[dict[str, Any]], wire: WireSizes
+) -> dict[str, int]:
+    """Tensor bytes up (applied updates, gossip models) and down (the tasks behind applied
+    updates), as sent (compressed where the link compresses, `sims.wire`) and dense."""
+    up = [wire.sent(r) for r in records]
+    return {
+        "bytes_up": sum(sent for sent, _ in up),
+        "bytes_up_dense": sum(dense for _, dense in up),
+        "bytes_down": sum(wire.task(r) for r in applied),
+        "bytes_down_dense": sum(r.get("bytes", 0) for r in applied),
+    }
+
+
+def _spent_to_target(
+    records: list[dict[str, Any]], reached: dict[str, Any] | None, wire: WireSizes
+) -> dict[str, Any]:
+    """Updates applied and bytes sent (as `bytes_up` counts them) before the evaluation that
+    first reached the target."""
     if reached is None:
         return {"updates_to_target": None, "bytes_to_target": None}
     before = records[: next(i for i, r in enumerate(records) if r is reached)]
-    applied = [r for r in before if r["event"] == "update_applied"]
-    sent = [r for r in before if r["event"] in GOSSIP_BYTES_EVENTS]
     return {
-        "updates_to_target": len(applied),
-        "bytes_to_target": sum(r.get("bytes", 0) for r in [*applied, *sent]),
+        "updates_to_target": sum(r["event"] == "update_applied" for r in before),
+        "bytes_to_target": sum(wire.sent(r)[0] for r in before),
     }
 
 
