@@ -32,6 +32,15 @@ def run_clock(run_dir: Path) -> Clock:
     return "simulated" if mode == "sim" else "wall"
 
 
+def _wants_tensorboard(run_dir: Path) -> bool:
+    """`[report] tensorboard = true` in the run's `topology.json`."""
+    try:
+        spec = json.loads((run_dir / "topology.json").read_text(encoding="utf-8"))
+        return bool(spec["report"]["tensorboard"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def clock_times(records: list[dict[str, Any]], picked: list[dict[str, Any]], clock: Clock) -> list[float]:
     """The times of `picked` (some of the run's `records`) on `clock`: their `vt`,
     or wall seconds since the run's first record."""
@@ -243,13 +252,17 @@ def _acc(evals: list[dict[str, Any]]) -> list[float]:
 
 
 def write_results(run_dir: Path, title: str, target_accuracy: float | None) -> dict[str, Any]:
-    """Write `summary.json`, the tidy tables (`sims.tables`) and `accuracy.png` for
-    `run_dir`; return the summary."""
+    """Write `summary.json`, the tidy tables (`sims.tables`), `accuracy.png` and, with
+    `[report] tensorboard = true`, TensorBoard's event files for `run_dir`; return the summary."""
     records = read_events(run_dir / "events.jsonl")
     summary = summarize(records, target_accuracy)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_tables(run_dir, records)
     clock = run_clock(run_dir)
+    if _wants_tensorboard(run_dir):
+        from sims.tensorboard import write_tensorboard  # torch's SummaryWriter: only when asked for
+
+        write_tensorboard(run_dir, records, clock)
     plot_accuracy(records, run_dir / "accuracy.png", title, clock)
     if summary["consensus"] is not None:
         plot_consensus(records, run_dir / "consensus.png", title, clock)
