@@ -25,8 +25,7 @@ import structlog
 from actors.actor import Actor
 from actors.clock import Clock, WallClock
 from actors.codec import encode, wire_size
-from actors.compression.base import Compressed
-from actors.compression.edges import EdgeCodecs, expand
+from actors.compression.edges import EdgeCodecs, expand_any, is_compressed
 from actors.delivery import DelayLine, LinkModel
 from actors.errors import (
     ActorNotFoundError,
@@ -264,6 +263,8 @@ class Node(Inbound):
 
     async def _reply(self, request: Envelope, body: Message) -> None:
         reply = Envelope(request.receiver, request.sender, body, request.corr_id, REPLY)
+        if self.compression is not None:
+            reply = self._compressed(reply)  # a pairwise peer's model, pulled back
         try:
             if request.origin and self.transport is not None:
                 await self.transport.send(request.origin, reply)
@@ -277,7 +278,14 @@ class Node(Inbound):
         if pending is None or pending.future.done():
             self.log.debug("late_reply_dropped", sender=reply.sender, corr_id=reply.corr_id)
             return
-        pending.future.set_result(reply.body)
+        body = reply.body
+        if is_compressed(body):
+            try:
+                body = expand_any(body)
+            except DecodeError as exc:
+                self.log.warning("reply_dropped", sender=reply.sender, reason=str(exc))
+                return  # the ask times out, as for a reply lost on the way
+        pending.future.set_result(body)
 
     # -- running -----------------------------------------------------------------
 
@@ -338,9 +346,9 @@ class Node(Inbound):
 
     async def _dispatch(self, slot: _Slot, envelope: Envelope) -> None:
         actor = slot.actor
-        if isinstance(envelope.body, Compressed):
+        if is_compressed(envelope.body):
             try:
-                body = expand(envelope.body)
+                body = expand_any(envelope.body)
                 envelope = Envelope(envelope.sender, envelope.receiver, body, *_rest(envelope))
             except DecodeError as exc:
                 self._count_drop(actor.log, "undecodable compressed weights", envelope, error=str(exc))

@@ -167,14 +167,18 @@ def _spent_to_target(
 
 
 def _compression(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Runs with `[compression]`: per direction, messages compressed, the bytes their weights took
-    on the wire (`bytes`) and would have taken dense (`dense_bytes`), and their ratio."""
+    """Runs with `[compression]`: per direction (and gossip), messages compressed, the bytes their
+    weights took on the wire (`bytes`) and would have taken dense (`dense_bytes`), and their ratio."""
     sent = [r for r in records if r["event"] == "message_compressed"]
     if not sent:
         return None
     out: dict[str, Any] = {}
-    for direction, kind in (("uplink", "fl.update"), ("downlink", "fl.task")):
-        these = [r for r in sent if r["kind"] == kind]
+    for direction, kinds in (
+        ("uplink", ("fl.update",)),
+        ("downlink", ("fl.task",)),
+        ("gossip", ("gossip.model", "gossip.push_pull")),
+    ):
+        these = [r for r in sent if r["kind"] in kinds]
         nbytes, dense = sum(r["bytes"] for r in these), sum(r["dense_bytes"] for r in these)
         out[direction] = {
             "messages": len(these),

@@ -65,13 +65,13 @@ class WireSizes:
 
     def _dpsgd_round(self, record: dict[str, Any], dense: int) -> int:
         """`bytes` = model × neighbours × gossip steps; each compressed neighbour's share shrinks."""
-        peer, neighbours = record["actor"], record.get("neighbours", 0)
+        peer, neighbours = record["actor"], int(record.get("neighbours", 0))
         compressed = [s for (a, _, k), s in self.sizes.items() if a == peer and k == "gossip.model"]
         if not compressed or not neighbours:
             return dense
-        model = compressed[0][1]
-        steps = dense // (neighbours * model)
-        return steps * (model * (neighbours - len(compressed)) + sum(wire for wire, _ in compressed))
+        model = int(compressed[0][1])
+        steps = int(dense) // (neighbours * model)
+        return steps * (model * (neighbours - len(compressed)) + sum(int(wire) for wire, _ in compressed))
 
     def sent(self, record: dict[str, Any]) -> tuple[int, int]:
         """(wire, dense) bytes a record adds to `bytes_up`: applied updates and gossip; else (0, 0)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.launcher.test_run import fedactors
+from tests.sims.sizes import DENSE, QSGD8
 
 FEDBUFF_QSGD = """
 name = "fedbuff-qsgd-zmq"
@@ -35,9 +36,6 @@ processes = 2
 [compression]
 client = { uplink = { kind = "qsgd", bits = 8 } }
 """
-# logreg on digits: a 10 x 64 weight and 10 biases, 650 float32 values.
-DENSE = 4 * (640 + 10)
-QSGD8 = (640 + 4 * 2) + (10 + 4)  # ⌈n·8/8⌉ bytes and a 4-byte norm per 512-value bucket, a tensor
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 
 from sims.results import read_events, summarize, write_results
 from sims.simulate import simulate
+from tests.sims.sizes import DENSE, QSGD4, QSGD8, TOPK10
 from topologies.load import parse_topology
 
 FEDBUFF = """
@@ -37,11 +38,6 @@ bandwidth_bytes_per_s = 1e5
 [stop]
 max_versions = 3
 """
-# logreg on digits: a 10 x 64 weight and 10 biases, 650 float32 values, 2,600 bytes.
-DENSE = 4 * (640 + 10)
-QSGD8 = (640 + 4 * 2) + (10 + 4)  # a byte a value, and a 4-byte norm per 512-value bucket
-QSGD4 = (320 + 4 * 2) + (5 + 4)  # half a byte a value
-TOPK10 = 8 * (64 + 1)  # k = ⌈0.1 n⌉ int32 indices and float32 values a tensor
 
 
 def _run(tmp_path: Path, name: str, compression: str = "") -> list[dict[str, object]]:
