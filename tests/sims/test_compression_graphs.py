@@ -182,3 +182,7 @@ def test_a_gossip_edge_overrides_the_peers_scheme_named_either_way_round(tmp_pat
     assert ("peer-000", "peer-001", DENSE) not in edges  # uplink unset on that edge: sent as it is
     assert not any(a == "peer-000" and b == "peer-001" for a, b, _ in edges)
     assert ("peer-000", "peer-003", QSGD8) in edges
+    per_round = {"peer-000": DENSE + QSGD8, "peer-001": FP16 + QSGD8}  # a step: one model a neighbour
+    rounds = [r["actor"] for r in events if r["event"] == "gossip_round"]
+    expected = sum(2 * per_round.get(actor, 2 * QSGD8) for actor in rounds)  # 2 gossip steps a round
+    assert summarize(events)["bytes_up"] == expected
