@@ -266,7 +266,7 @@ def write_results(run_dir: Path, title: str, target_accuracy: float | None) -> d
     if _wants_tensorboard(run_dir):
         from sims.tensorboard import write_tensorboard  # torch's SummaryWriter: only when asked for
 
-        write_tensorboard(run_dir, records, clock)
+        write_tensorboard(run_dir, records, lambda picked: clock_times(records, picked, clock))
     plot_accuracy(records, run_dir / "accuracy.png", title, clock)
     if summary["consensus"] is not None:
         plot_consensus(records, run_dir / "consensus.png", title, clock)
