@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from actors.compression.base import Compressed
-from actors.compression.edges import expand
+from actors.compression.edges import expand_any, is_compressed
 from actors.errors import DecodeError
 from actors.messages import Ack, Envelope, Failure
 
@@ -33,9 +32,9 @@ async def actor_loop(slot: _Slot, inbound: Inbound) -> None:
 async def dispatch(slot: _Slot, envelope: Envelope, inbound: Inbound) -> None:
     """Run the actor's handler of `envelope` and answer it if it is an ask."""
     actor = slot.actor
-    if isinstance(envelope.body, Compressed):
+    if is_compressed(envelope.body):
         try:
-            body = expand(envelope.body)
+            body = expand_any(envelope.body)
             envelope = Envelope(envelope.sender, envelope.receiver, body, *_rest(envelope))
         except DecodeError as exc:
             inbound.count_drop(actor.log, "undecodable compressed weights", envelope, error=str(exc))

@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from structlog.typing import FilteringBoundLogger
 
-from actors.errors import FedActorsError, MailboxFullError
+from actors.compression.edges import expand_any, is_compressed
+from actors.errors import DecodeError, FedActorsError, MailboxFullError
 from actors.identities import IdentityTable
 from actors.logs import sampled
 from actors.messages import REPLY, Envelope, Failure, Heartbeat, Message
@@ -66,6 +68,8 @@ class Inbound:
         self.heard: IdentityTable[float] = IdentityTable("heard", state.knows, log)
         # actor -> the node it wrote from, for senders not in the directory
         self.learned: IdentityTable[str] = IdentityTable("routes", state.knows, log)
+        # the node's compression of a reply on a compressed edge (None: replies go as they are)
+        self.compress_reply: Callable[[Envelope], Envelope] | None = None
 
     async def recv_loop(self) -> None:
         """Take every received message to where it goes, until cancelled."""
@@ -81,6 +85,8 @@ class Inbound:
     async def reply(self, request: Envelope, body: Message) -> None:
         """Answer `request` (an ask) with `body`, to its asker here or on its node."""
         reply = Envelope(request.receiver, request.sender, body, request.corr_id, REPLY)
+        if self.compress_reply is not None:
+            reply = self.compress_reply(reply)
         try:
             if request.origin and self.transport is not None:
                 await self.transport.send(request.origin, reply)
@@ -95,7 +101,14 @@ class Inbound:
         if pending is None or pending.future.done():
             self.log.debug("late_reply_dropped", sender=reply.sender, corr_id=reply.corr_id)
             return
-        pending.future.set_result(reply.body)
+        body = reply.body
+        if is_compressed(body):
+            try:
+                body = expand_any(body)
+            except DecodeError as exc:
+                self.log.warning("reply_dropped", sender=reply.sender, reason=str(exc))
+                return  # the ask times out, as for a reply lost on the way
+        pending.future.set_result(body)
 
     async def refuse_mailbox(self, slot: _Slot) -> None:
         """Answer every ask left in a stopped actor's mailbox with `ActorStoppedError`."""

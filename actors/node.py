@@ -86,6 +86,8 @@ class Node:
         self._state = NodeState()
         self._slots, self._routes, self._pending = self._state.slots, self._state.routes, self._state.pending
         self._inbound = Inbound(self._state, transport, self.clock, self.config, self.log)
+        if compression is not None:
+            self._inbound.compress_reply = self._compressed  # a pairwise peer's model, pulled back
         self._corr_ids = itertools.count(1)
         self._tg: asyncio.TaskGroup | None = None
         self._stop_requested: asyncio.Event | None = None

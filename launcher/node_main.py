@@ -102,6 +102,7 @@ async def serve_node(
         config=NodeConfig(compute="thread"),
         sink=reporter,
         links=builder.links(),
+        compression=builder.compression(),  # [compression] in real runs too, not only simulations
     )
     node.add_route(COORDINATOR, LAUNCHER_NODE, coordinator)
     node.add_route(RECORDER, LAUNCHER_NODE, coordinator)

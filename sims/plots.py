@@ -3,7 +3,7 @@
 Accuracy and loss against the runs' clock time (simulated for simulations,
 wall for real runs: the axis says which, or both when they are mixed),
 against applied updates (gossip runs: against rounds, as they apply none) and
-against bytes sent (updates up, or models between gossip peers); the
+against bytes sent (updates up, or models between gossip peers; as sent, compressed where links compress); the
 staleness histogram; and participation (applied updates per client, sorted).
 Dashed: the global model's training loss, when the server records it (`eval_train`).
 """
@@ -21,7 +21,6 @@ from typing import Any
 from sims.errors import SimError
 from sims.results import (
     CLOCK_LABELS,
-    GOSSIP_BYTES_EVENTS,
     Clock,
     clock_times,
     pyplot,
@@ -29,6 +28,7 @@ from sims.results import (
     run_clock,
     version_label,
 )
+from sims.wire import WireSizes
 
 Records = list[dict[str, Any]]
 
@@ -76,12 +76,11 @@ def curves(run: Run) -> dict[str, list[float]]:
     applied, sent = 0, 0
     out: dict[str, list[float]] = {k: [] for k in ("progress", "bytes", "accuracy", "loss", "train")}
     evals = []
+    wire = WireSizes(run.records)
     for r in run.records:
+        sent += wire.sent(r)[0]  # as sent: compressed links count their compressed bytes
         if r["event"] == "update_applied":
             applied += 1
-            sent += r.get("bytes", 0)
-        elif r["event"] in GOSSIP_BYTES_EVENTS:
-            sent += r.get("bytes", 0)
         elif r["event"] == "evaluated":
             evals.append(r)
             progress = r["version"] if run.is_gossip else applied

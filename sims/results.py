@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sims.tables import write_tables
+from sims.wire import WireSizes
 
 Clock = Literal["simulated", "wall"]
 CLOCK_LABELS: dict[Clock, str] = {"simulated": "simulated time (s)", "wall": "wall time (s)"}
-GOSSIP_BYTES_EVENTS = ("gossip_round", "gossip_exchanged")  # what peers send each other
 
 
 def run_clock(run_dir: Path) -> Clock:
@@ -30,6 +30,15 @@ def run_clock(run_dir: Path) -> Clock:
     except (OSError, ValueError, KeyError, TypeError):
         return "wall"
     return "simulated" if mode == "sim" else "wall"
+
+
+def _wants_tensorboard(run_dir: Path) -> bool:
+    """`[report] tensorboard = true` in the run's `topology.json`."""
+    try:
+        spec = json.loads((run_dir / "topology.json").read_text(encoding="utf-8"))
+        return bool(spec["report"]["tensorboard"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def clock_times(records: list[dict[str, Any]], picked: list[dict[str, Any]], clock: Clock) -> list[float]:
@@ -99,6 +108,7 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
     applied = [r for r in records if r["event"] == "update_applied"]
     dropped = [r for r in records if r["event"] == "update_dropped"]
     finished = next((r for r in records if r["event"] == "run_finished"), None)
+    wire = WireSizes(records)
     reached = next(
         (r for r in evals if target_accuracy is not None and r["accuracy"] >= target_accuracy), None
     )
@@ -113,12 +123,11 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
         "target_accuracy": target_accuracy,
         "time_to_target_s": (reached["t"] - start_t) if reached else None,
         "sim_time_to_target_s": reached["vt"] if reached else None,
-        **_spent_to_target(records, reached),
+        **_spent_to_target(records, reached, wire),
         "updates_applied": len(applied),
         "updates_dropped": len(dropped),
         "rejected": dict(sorted(Counter(r.get("reason", "unknown") for r in dropped).items())),
-        "bytes_up": sum(r.get("bytes", 0) for r in applied)
-        + sum(r.get("bytes", 0) for r in records if r["event"] in GOSSIP_BYTES_EVENTS),
+        **_bytes_sent(records, applied, wire),
         "staleness": staleness_stats([r["staleness"] for r in applied]),
         "staleness_by_level": _staleness_by_level(applied),
         "consensus": _consensus(records),
@@ -129,28 +138,47 @@ def summarize(records: list[dict[str, Any]], target_accuracy: float | None = Non
     }
 
 
-def _spent_to_target(records: list[dict[str, Any]], reached: dict[str, Any] | None) -> dict[str, Any]:
-    """Updates applied and bytes sent before the evaluation that first reached the target."""
+def _bytes_sent(
+    records: list[dict[str, Any]], applied: list[dict[str, Any]], wire: WireSizes
+) -> dict[str, int]:
+    """Tensor bytes up (applied updates, gossip models) and down (the tasks behind applied
+    updates), as sent (compressed where the link compresses, `sims.wire`) and dense."""
+    up = [wire.sent(r) for r in records]
+    return {
+        "bytes_up": sum(sent for sent, _ in up),
+        "bytes_up_dense": sum(dense for _, dense in up),
+        "bytes_down": sum(wire.task(r) for r in applied),
+        "bytes_down_dense": sum(r.get("bytes", 0) for r in applied),
+    }
+
+
+def _spent_to_target(
+    records: list[dict[str, Any]], reached: dict[str, Any] | None, wire: WireSizes
+) -> dict[str, Any]:
+    """Updates applied and bytes sent (as `bytes_up` counts them) before the evaluation that
+    first reached the target."""
     if reached is None:
         return {"updates_to_target": None, "bytes_to_target": None}
     before = records[: next(i for i, r in enumerate(records) if r is reached)]
-    applied = [r for r in before if r["event"] == "update_applied"]
-    sent = [r for r in before if r["event"] in GOSSIP_BYTES_EVENTS]
     return {
-        "updates_to_target": len(applied),
-        "bytes_to_target": sum(r.get("bytes", 0) for r in [*applied, *sent]),
+        "updates_to_target": sum(r["event"] == "update_applied" for r in before),
+        "bytes_to_target": sum(wire.sent(r)[0] for r in before),
     }
 
 
 def _compression(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Runs with `[compression]`: per direction, messages compressed, the bytes their weights took
-    on the wire (`bytes`) and would have taken dense (`dense_bytes`), and their ratio."""
+    """Runs with `[compression]`: per direction (and gossip), messages compressed, the bytes their
+    weights took on the wire (`bytes`) and would have taken dense (`dense_bytes`), and their ratio."""
     sent = [r for r in records if r["event"] == "message_compressed"]
     if not sent:
         return None
     out: dict[str, Any] = {}
-    for direction, kind in (("uplink", "fl.update"), ("downlink", "fl.task")):
-        these = [r for r in sent if r["kind"] == kind]
+    for direction, kinds in (
+        ("uplink", ("fl.update",)),
+        ("downlink", ("fl.task",)),
+        ("gossip", ("gossip.model", "gossip.push_pull")),
+    ):
+        these = [r for r in sent if r["kind"] in kinds]
         nbytes, dense = sum(r["bytes"] for r in these), sum(r["dense_bytes"] for r in these)
         out[direction] = {
             "messages": len(these),
@@ -228,13 +256,17 @@ def _acc(evals: list[dict[str, Any]]) -> list[float]:
 
 
 def write_results(run_dir: Path, title: str, target_accuracy: float | None) -> dict[str, Any]:
-    """Write `summary.json`, the tidy tables (`sims.tables`) and `accuracy.png` for
-    `run_dir`; return the summary."""
+    """Write `summary.json`, the tidy tables (`sims.tables`), `accuracy.png` and, with
+    `[report] tensorboard = true`, TensorBoard's event files for `run_dir`; return the summary."""
     records = read_events(run_dir / "events.jsonl")
     summary = summarize(records, target_accuracy)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_tables(run_dir, records)
     clock = run_clock(run_dir)
+    if _wants_tensorboard(run_dir):
+        from sims.tensorboard import write_tensorboard  # torch's SummaryWriter: only when asked for
+
+        write_tensorboard(run_dir, records, lambda picked: clock_times(records, picked, clock))
     plot_accuracy(records, run_dir / "accuracy.png", title, clock)
     if summary["consensus"] is not None:
         plot_consensus(records, run_dir / "consensus.png", title, clock)

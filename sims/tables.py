@@ -12,6 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from sims.wire import WireSizes
+
 Records = list[dict[str, Any]]
 Row = dict[str, Any]
 
@@ -26,6 +28,7 @@ UPDATE_COLUMNS = (
     "weight",
     "num_samples",
     "bytes",
+    "dense_bytes",
     "compute_s",
     "vt",
     "t",
@@ -63,6 +66,7 @@ def updates(records: Records) -> list[Row]:
     `version - base_version` when the event has both.
     """
     rows = []
+    wire = WireSizes(records)
     for r in records:
         status = UPDATE_EVENTS.get(r["event"])
         if status is None:
@@ -77,7 +81,8 @@ def updates(records: Records) -> list[Row]:
                 "staleness": r.get("staleness", _dropped_staleness(r)),
                 "weight": r.get("weight", r.get("alpha")),
                 "num_samples": r.get("num_samples"),
-                "bytes": r.get("bytes"),
+                "bytes": wire.update(r) if status == "applied" else None,
+                "dense_bytes": r.get("bytes"),
                 "compute_s": r.get("compute_s"),
                 "vt": r["vt"],
                 "t": _since_start(records, r),

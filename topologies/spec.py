@@ -10,6 +10,7 @@
     [stop]    target_accuracy = 0.9, max_versions = 500
     [placement] processes = 3
     [checkpoint] every_versions = 10, every_s = 30
+    [report]  tensorboard = true
 
 Every table is frozen and rejects unknown keys, so a typo is an error that
 names the key, never a silent default. Variants are discriminated unions:
@@ -44,6 +45,7 @@ from topologies.specs.behaviour import BehaviourSpec
 from topologies.specs.compression import CompressionSpec
 from topologies.specs.data import CallablePath, DataSpec, SyntheticDataSpec, check_callable
 from topologies.specs.model import ModelSpec
+from topologies.specs.report import ReportSpec
 from topologies.specs.security import SecuritySpec
 from topologies.specs.sim import Device, SimSpec
 
@@ -136,6 +138,7 @@ class RunSpec(_Spec):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     sim: SimSpec = Field(default_factory=SimSpec)
     compression: CompressionSpec = Field(default_factory=CompressionSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
 
     @field_validator("import_paths")
     @classmethod

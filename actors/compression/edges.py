@@ -2,9 +2,11 @@
 
 `compress` runs where the node routes a message (before the link model
 charges its bytes and before the codec encodes it); `expand` runs before the
-receiving actor's handler, on any node, from what the message itself says.
-Only `Task` and `Update` weights are compressed; other messages, and messages
-a relay wraps, travel as they are.
+receiving actor's handler (or before an ask's caller gets its reply), on any
+node, from what the message itself says. The weights of `Task`, `Update`, the
+gossip models (`Gossip`, `PushPull`, asked and replied) and the tasks and
+updates a relay carries (`Relayed`) are compressed; other messages travel as
+they are.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from actors.compression.base import (
 )
 from actors.errors import EncodeError
 from actors.messages import Envelope, Message
-from actors.protocol import Task, Update
+from actors.protocol import Gossip, PushPull, Relayed, Task, Update
 
 Edge = tuple[str, str]  # (sender, receiver)
+CARRIED = (Task.kind, Update.kind)  # what a `Relayed` may carry compressed
+WEIGHTED = (Task, Update, Gossip, PushPull)
 
 
 class EdgeCodecs:
@@ -43,34 +47,110 @@ class EdgeCodecs:
     def __init__(self, edges: Mapping[Edge, SchemeConfig], seed: int) -> None:
         self.configs = dict(edges)
         self.seed = seed
-        self._schemes: dict[Edge, Scheme] = {}
+        self._schemes: dict[tuple[str, ...], Scheme] = {}
+        self._counts: dict[Edge, int] = {}
 
     def compress(self, envelope: Envelope) -> tuple[Envelope, dict[str, Any]] | None:
         """The envelope with its weights compressed, and the fields of its `message_compressed`
         event (receiver, kind, scheme, `bytes`: the payload's tensor bytes, `dense_bytes`: the
-        weights' own); None when its edge or its kind is not compressed.
+        weights' own; `child` for a relayed message); None when its edge or its kind is not compressed.
 
         Raises:
             EncodeError: the scheme needs a delta and the update holds full weights.
         """
+        edge = (envelope.sender, envelope.receiver)
+        config = self.configs.get(edge)
         body = envelope.body
-        config = self.configs.get((envelope.sender, envelope.receiver))
-        if config is None or not isinstance(body, Task | Update):
+        if config is None:
             return None
-        if config.needs_delta and not (isinstance(body, Update) and body.is_delta):
-            raise EncodeError(
-                f"{config.kind} on {envelope.sender} -> {envelope.receiver} needs a delta, "
-                f"and {body.kind} carries full weights"
-            )
-        scheme = self._schemes.setdefault((envelope.sender, envelope.receiver), config.build())
-        seed = message_seed(self.seed, envelope.sender, envelope.receiver, body.task_id)
-        gen = torch.Generator().manual_seed(seed)
-        weights = {name: _encode_one(scheme, name, t, gen) for name, t in _flat(body.weights).items()}
-        fields = {**body.to_fields(), "weights": weights}
-        wrapped = Compressed(config.model_dump(), body.kind, fields)
+        if isinstance(body, Relayed):
+            return self._compress_relayed(envelope, config)
+        if not isinstance(body, WEIGHTED):
+            return None
+        wrapped, nbytes = self._wrap(
+            edge, edge, config, body.kind, body.to_fields(), self._message_id(edge, body)
+        )
         sent = Envelope(envelope.sender, envelope.receiver, wrapped, envelope.corr_id, envelope.flags)
         event = {"receiver": envelope.receiver, "kind": body.kind, "scheme": config.kind}
-        return sent, {**event, "bytes": tree_nbytes(weights), "dense_bytes": tree_nbytes(body.weights)}
+        return sent, {**event, "bytes": nbytes, "dense_bytes": tree_nbytes(body.weights)}
+
+    def _compress_relayed(
+        self, envelope: Envelope, config: SchemeConfig
+    ) -> tuple[Envelope, dict[str, Any]] | None:
+        """A relayed task or update: its carried weights, with the child's own scheme state."""
+        relayed = envelope.body
+        assert isinstance(relayed, Relayed)
+        if relayed.body_kind not in CARRIED:
+            return None
+        edge = (envelope.sender, envelope.receiver)
+        task_id = relayed.body.get("task_id")
+        wrapped, nbytes = self._wrap(
+            edge,
+            (*edge, relayed.child),
+            config,
+            relayed.body_kind,
+            relayed.body,
+            task_id if isinstance(task_id, int) else 0,
+        )
+        body = Relayed(relayed.child, wrapped.kind, wrapped.to_fields())
+        sent = Envelope(envelope.sender, envelope.receiver, body, envelope.corr_id, envelope.flags)
+        dense = tree_nbytes(relayed.body.get("weights"))
+        event = {"receiver": envelope.receiver, "kind": relayed.body_kind, "scheme": config.kind}
+        return sent, {**event, "child": relayed.child, "bytes": nbytes, "dense_bytes": dense}
+
+    def _wrap(
+        self,
+        edge: Edge,
+        state: tuple[str, ...],
+        config: SchemeConfig,
+        kind: str,
+        fields: dict[str, Any],
+        message_id: int,
+    ) -> tuple[Compressed, int]:
+        """The `Compressed` carrying message `kind`'s `fields`, and its payload's tensor bytes;
+        `state` names the scheme instance (an edge's, or a relayed child's on that edge).
+
+        Raises:
+            EncodeError: the scheme needs a delta and these are full weights.
+        """
+        if config.needs_delta and not (kind == Update.kind and fields.get("is_delta") is True):
+            raise EncodeError(
+                f"{config.kind} on {edge[0]} -> {edge[1]} needs a delta, and {kind} carries full weights"
+            )
+        scheme = self._schemes.setdefault(state, config.build())
+        gen = torch.Generator().manual_seed(message_seed(self.seed, edge[0], edge[1], message_id))
+        weights = {
+            name: _encode_one(scheme, name, t, gen) for name, t in _flat(fields.get("weights")).items()
+        }
+        return Compressed(config.model_dump(), kind, {**fields, "weights": weights}), tree_nbytes(weights)
+
+    def _message_id(self, edge: Edge, body: Message) -> int:
+        """What seeds a message's rounding with its edge: a task's id, a gossip step, else
+        the edge's count of compressed messages (deterministic in a simulation)."""
+        if isinstance(body, Task | Update):
+            return body.task_id
+        if isinstance(body, Gossip):
+            return body.round
+        self._counts[edge] = self._counts.get(edge, 0) + 1
+        return self._counts[edge]
+
+
+def is_compressed(body: Message) -> bool:
+    """Whether the node must expand `body` before a handler sees it."""
+    return isinstance(body, Compressed) or (isinstance(body, Relayed) and body.body_kind == Compressed.kind)
+
+
+def expand_any(body: Message) -> Message:
+    """`body` with dense weights: a `Compressed` expanded, or a `Relayed` whose carried message is.
+
+    Raises:
+        CompressionDecodeError, InvalidFieldError, UnknownKindError: as `expand` raises.
+    """
+    if isinstance(body, Relayed):
+        inner = expand(build_message(Compressed.kind, body.body))  # type: ignore[arg-type]
+        return Relayed(body.child, inner.kind, inner.to_fields())
+    assert isinstance(body, Compressed)
+    return expand(body)
 
 
 def expand(compressed: Compressed) -> Message:
@@ -84,8 +164,10 @@ def expand(compressed: Compressed) -> Message:
         config = CODEC_SPEC.validate_python(compressed.scheme)
     except ValidationError as exc:
         raise CompressionDecodeError("a known scheme's config", str(exc).splitlines()[0]) from exc
-    if compressed.body_kind not in (Task.kind, Update.kind):
-        raise CompressionDecodeError("a compressed fl.task or fl.update", repr(compressed.body_kind)[:60])
+    if compressed.body_kind not in {kind.kind for kind in WEIGHTED}:
+        raise CompressionDecodeError(
+            "a compressed task, update or gossip model", repr(compressed.body_kind)[:60]
+        )
     weights = compressed.body.get("weights")
     if not isinstance(weights, dict):
         raise CompressionDecodeError("weights as {name: payload}", type(weights).__name__)

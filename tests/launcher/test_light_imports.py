@@ -1,4 +1,4 @@
-"""`fedactors validate` and the schema import neither torch nor scikit-learn nor matplotlib.
+"""`fedactors validate` and the schema import neither torch nor scikit-learn nor matplotlib (nor tensorboard).
 
 torch's import alone is ~2 s of the 2 s `validate` may take (issue 16.6); a
 config module that imports a role, or a loader imported at module level,
@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "topologies" / "examples").glob("*.toml"))
-HEAVY = ("torch", "sklearn", "matplotlib")
+HEAVY = ("torch", "sklearn", "matplotlib", "tensorboard")
 REPORT_HEAVY = f"""
 import json, sys
 print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set({list(HEAVY)!r}))))
@@ -46,3 +46,16 @@ def test_importing_the_schema_the_runtime_package_or_the_cli_imports_no_torch(mo
 
 def test_the_roles_still_get_torch_when_they_are_imported() -> None:
     assert heavy_modules_after("from actors import Node") == ["torch"]
+
+
+def test_validating_a_file_that_asks_for_tensorboard_imports_no_tensorboard(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    source = (ROOT / "topologies" / "examples" / "fedasync.toml").read_text(encoding="utf-8")
+    path = tmp_path / "tb.toml"
+    path.write_text(source + "\n[report]\ntensorboard = true\n", encoding="utf-8")
+    code = f"""
+from launcher.cli import main
+assert main(["validate", {str(path)!r}]) == 0
+"""
+
+    assert heavy_modules_after(code) == []

@@ -11,11 +11,11 @@ import torch
 from actors import Actor, Node, handler
 from actors.codec import decode, encode, wire_size
 from actors.compression import Compressed, Fp16Config, QsgdConfig, SchemeConfig, TopkConfig
-from actors.compression.edges import EdgeCodecs, expand
+from actors.compression.edges import EdgeCodecs, expand, expand_any, is_compressed
 from actors.errors import EncodeError
 from actors.messages import Envelope
 from actors.metrics import ListSink
-from actors.protocol import Evaluate, Task, Update
+from actors.protocol import Evaluate, PushPull, Relayed, Task, Update
 
 N = 10_000
 
@@ -177,3 +177,68 @@ async def test_a_malformed_compressed_message_is_dropped_and_counted() -> None:
 
     assert [u.weights["w"].tolist() for u in inbox.got] == [[1.0]]
     assert node.dropped["undecodable compressed weights"] == 1
+
+
+def test_a_relayed_update_is_compressed_with_a_residual_per_child() -> None:
+    codecs = EdgeCodecs({("relay", "server"): TopkConfig(fraction=0.5)}, 0)
+    delta = {"w": torch.tensor([1.0, 2.0])}
+
+    for child in ("c0", "c1"):
+        done = codecs.compress(
+            Envelope("relay", "server", Relayed(child, Update.kind, _update(delta).to_fields()))
+        )
+        assert done is not None
+        sent, event = done
+        assert (event["child"], event["kind"], event["bytes"], event["dense_bytes"]) == (
+            child,
+            "fl.update",
+            8,
+            8,
+        )
+        assert is_compressed(sent.body)
+        back = expand_any(decode(encode(sent)).body)
+        assert isinstance(back, Relayed)
+        assert (back.child, back.body_kind, back.body["weights"]["w"].tolist()) == (
+            child,
+            "fl.update",
+            [0.0, 2.0],
+        )
+
+    again = codecs.compress(
+        Envelope(
+            "relay",
+            "server",
+            Relayed("c0", Update.kind, _update({"w": torch.tensor([1.5, 1.0])}).to_fields()),
+        )
+    )
+    assert again is not None
+    # c0's residual (the 1.0 left out of its first update) joins its second: [2.5, 1.0]; c1's is apart
+    assert expand_any(again[0].body).body["weights"]["w"].tolist() == [2.5, 0.0]
+
+
+class Answerer(Actor):
+    @handler
+    async def on_push_pull(self, msg: PushPull, sender: str) -> PushPull:
+        return PushPull({"w": msg.weights["w"] * 2})
+
+
+async def test_an_asked_gossip_model_and_its_reply_both_travel_compressed() -> None:
+    sink = ListSink()
+    edges: dict[tuple[str, str], SchemeConfig] = {("a", "b"): Fp16Config(), ("b", "a"): Fp16Config()}
+    node = Node("n", sink=sink, compression=EdgeCodecs(edges, 0))
+    node.spawn(Answerer(), "b")
+    asker = node.spawn(Probe(), "a")
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(node.run())
+        await node.wait_started()
+        reply = await asker.ask("b", PushPull({"w": torch.tensor([1 / 3])}))
+        node.stop()
+
+    assert isinstance(reply, PushPull)
+    assert reply.weights["w"].tolist() == [float(torch.tensor(1 / 3).half()) * 2]  # fp16 both ways
+    events = sink.of("message_compressed")
+    assert [(e["actor"], e["receiver"], e["kind"], e["bytes"]) for e in events] == [
+        ("a", "b", "gossip.push_pull", 2),
+        ("b", "a", "gossip.push_pull", 2),
+    ]
