@@ -21,9 +21,12 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, dataclass_transform
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # A tree of tensors: a tensor, or dicts / lists of trees (leaves may also be
 # plain numbers or strings, e.g. metadata beside a state_dict).
@@ -50,22 +53,23 @@ class Message:
 
 
 _REGISTRY: dict[str, type[Message]] = {}
-M = TypeVar("M", bound=type[Message])
+M = TypeVar("M", bound=Message)
 
 
-def message(kind: str) -> Callable[[M], M]:
+@dataclass_transform(frozen_default=True)
+def message(kind: str) -> Callable[[type[M]], type[M]]:
     """Class decorator: make a frozen dataclass and register it under `kind`.
 
     Raises:
         ValueError: `kind` is already registered to another class.
     """
 
-    def register(cls: M) -> M:
+    def register(cls: type[M]) -> type[M]:
         if kind in _REGISTRY and _REGISTRY[kind].__qualname__ != cls.__qualname__:
             raise ValueError(f"message kind {kind!r} is already registered to {_REGISTRY[kind]}")
         made = dataclass(frozen=True, slots=True)(cls)
         made.kind = kind
-        fields = dataclasses.fields(made)
+        fields = dataclasses.fields(cast("type[DataclassInstance]", made))  # made a dataclass just above
         made._fields = tuple(f.name for f in fields)
         made._required = frozenset(
             f.name

@@ -282,7 +282,8 @@ def _workers(text: str) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from launcher.errors import LauncherError
-    from launcher.run import EXIT_NODE_FAILED, default_run_dir, run_local, run_sim
+    from launcher.lifecycle import EXIT_NODE_FAILED
+    from launcher.run import default_run_dir, run_local, run_sim
     from sims.devices import check_devices
     from sims.errors import DeviceError
 

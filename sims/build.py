@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from actors.actor import Actor
-from actors.client.local_sgd import TrainConfig
 from actors.client.trainer import TorchTrainer, Trainer
 from actors.client.trainer_client import TrainerClient
 from actors.compression.edges import EdgeCodecs
+from actors.configs.client import TrainConfig
+from actors.configs.servers import FedAsyncConfig, RoundSettings
 from actors.liveness import Heartbeats
 from actors.peer import MONITOR, DpsgdConfig, DpsgdPeer, GossipMonitor, PairwiseConfig, PairwisePeer
 from actors.scheduler import (
@@ -32,8 +33,6 @@ from actors.scheduler import (
 from actors.server import SERVERS, ServerActor, ServerDeps
 from actors.server.base import Evaluator
 from actors.server.checkpoint import Checkpointer
-from actors.server.fedasync import FedAsyncConfig
-from actors.server.rounds import RoundSettings
 from sims.behaviour import LocalWork, SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model

@@ -17,8 +17,9 @@ import torch
 
 from actors.clock import LoopClock
 from actors.metrics import Record
-from actors.node import Node, NodeConfig
+from actors.node import Node
 from actors.protocol import Done
+from actors.slots import NodeConfig
 from sims.build import NodeBuilder
 from sims.guard import RunGuard
 from sims.recorder import RECORDER, Recorder

@@ -17,7 +17,8 @@ import asyncio
 import heapq
 import selectors
 from collections.abc import Callable
-from typing import Any
+from contextvars import Context
+from typing import Any, TypeVarTuple
 
 
 class _JumpingSelector(selectors.BaseSelector):
@@ -74,8 +75,13 @@ class _FifoTimerHandle(asyncio.TimerHandle):
 
     def __lt__(self, other: object) -> bool:
         if isinstance(other, _FifoTimerHandle):
-            return (self._when, self._seq) < (other._when, other._seq)
-        return super().__lt__(other)
+            return (self.when(), self._seq) < (other.when(), other._seq)
+        if isinstance(other, asyncio.TimerHandle):
+            return super().__lt__(other)
+        return NotImplemented
+
+
+_Ts = TypeVarTuple("_Ts")
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -94,7 +100,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._virtual_now
 
-    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> asyncio.TimerHandle:
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
         # As BaseEventLoop.call_at, with a FIFO tie-break between equal due times.
         self._check_closed()  # type: ignore[attr-defined]
         self._timer_seq += 1

@@ -26,6 +26,7 @@ from functools import cached_property
 from actors.actor import Actor, handler
 from actors.client.local_sgd import Evaluation
 from actors.codec import build_message, tree_nbytes
+from actors.configs.servers import ValidationConfig
 from actors.errors import DecodeError, FedActorsError
 from actors.liveness import Heartbeats, Liveness
 from actors.messages import Message
@@ -33,7 +34,7 @@ from actors.protocol import Done, Join, Leave, Relayed, Task, Update
 from actors.server.checkpoint import Checkpointed, Checkpointer
 from actors.server.relays import relay_rejection
 from actors.server.stop import StopConfig
-from actors.server.validation import UpdateValidator, ValidationConfig
+from actors.server.validation import UpdateValidator
 from actors.statedict import StateDict, add
 
 Evaluator = Callable[[StateDict], Evaluation]
