@@ -138,7 +138,7 @@ def _pack(obj: Any, what: str) -> list[Any]:
         if isinstance(value, np.ndarray):
             return _ndarray_ext(value, frames)
         if isinstance(value, tuple):
-            return list(value)  # type: ignore[return-value]
+            return list(value)
         raise EncodeError(f"cannot put a {type(value).__name__} on the wire in {what}")
 
     try:

@@ -27,7 +27,7 @@ Dtype rule:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -201,7 +201,7 @@ def clone(sd: StateDict) -> StateDict:
     return {k: t.detach().clone() for k, t in sd.items()}
 
 
-def check_same_keys_and_shapes(reference: StateDict, other: StateDict, who: str) -> None:
+def check_same_keys_and_shapes(reference: StateDict, other: Mapping[str, torch.Tensor], who: str) -> None:
     """Check that `other` has exactly the keys of `reference`, each with the same shape.
 
     Dtypes are not compared: a client may send float16 deltas for a float32

@@ -109,7 +109,7 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
         node.spawn(actor, name)
     assert isinstance(loop, VirtualTimeLoop)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: (outcome.setdefault("reason", "interrupted"), ended.set()))
+        loop.add_signal_handler(sig, lambda: end("interrupted"))
     async with asyncio.TaskGroup() as tg:
         tg.create_task(node.run())
         stall = tg.create_task(_note_stall(loop, guard))

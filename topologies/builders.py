@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from topologies.errors import GraphSamplingError, UnknownNodeError
-from topologies.graph import Edge, Graph, GraphNode
+from topologies.graph import Edge, Graph, GraphKind, GraphNode, Role
 from topologies.validate import validate_graph
 
 if TYPE_CHECKING:
@@ -76,7 +76,8 @@ def hierarchy(spec: Any) -> Graph:
     """A server, levels of schedulers, clients under the last level (see the module docstring for ids)."""
     fanouts = _fanouts(spec.levels, spec.groups)
     clients = iter(client_ids(sum(fanouts[-1])))
-    nodes, edges = [GraphNode(SERVER_ID, "server", 0)], []
+    nodes: list[GraphNode] = [GraphNode(SERVER_ID, "server", 0)]
+    edges: list[Edge] = []
     parents = [SERVER_ID]
     for depth, counts in enumerate(fanouts):
         last = depth == len(fanouts) - 1
@@ -86,7 +87,7 @@ def hierarchy(spec: Any) -> Graph:
                 child = next(clients) if last else (f"sched-{j}" if parent == SERVER_ID else f"{parent}-{j}")
                 children.append(child)
                 edges.append(Edge(parent, child))
-        role = "client" if last else "scheduler"
+        role: Role = "client" if last else "scheduler"
         start = 0 if last else len(nodes) - 1
         nodes.extend(GraphNode(c, role, start + i) for i, c in enumerate(children))
         parents = children
@@ -237,8 +238,8 @@ def explicit(spec: Any) -> Graph:
     """The nodes and edges the file lists; groups expand to `group-0`, `group-1`, …"""
     groups = {n.group: n.ids() for n in spec.nodes if n.group is not None}
     nodes = _explicit_nodes(spec.nodes)
-    kind = "gossip" if all(n.role == "peer" for n in nodes) else "tree"
-    edges = []
+    kind: GraphKind = "gossip" if all(n.role == "peer" for n in nodes) else "tree"
+    edges: list[Edge] = []
     declared = [*(("edges", e) for e in spec.edges), *(("edges_csv", e) for e in spec.csv_edges())]
     counters = {"edges": itertools.count(), "edges_csv": itertools.count()}
     for table, edge in declared:
@@ -253,7 +254,7 @@ def explicit(spec: Any) -> Graph:
 
 def _explicit_nodes(specs: Any) -> list[GraphNode]:
     per_role: dict[str, itertools.count[int]] = {}
-    nodes = []
+    nodes: list[GraphNode] = []
     for spec in specs:
         counter = per_role.setdefault(spec.role, itertools.count())
         nodes.extend(GraphNode(node_id, spec.role, next(counter)) for node_id in spec.ids())

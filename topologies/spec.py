@@ -227,7 +227,7 @@ class RunSpec(_Spec):
                 raise ValueError(f"{where}: {scheduler!r} is not a scheduler of the graph")
             if target not in ids or graph.node(target).role not in ("scheduler", "server"):
                 raise ValueError(f"{where}: {target!r} is not a scheduler or the server of the graph")
-            above = target
+            above: str | None = target
             while above is not None and above != scheduler:
                 above = graph.parent_of(above)
             if above == scheduler:
@@ -242,6 +242,7 @@ class RunSpec(_Spec):
         return "the server's children in the graph", len(graph.children_of(root))
 
     def _check_lost_work_is_recovered(self) -> None:
+        assert self.server is not None  # the caller returned early without a server
         availability = self.behaviour.availability
         if not (availability.drop_probability or availability.on_off or availability.crashes):
             return

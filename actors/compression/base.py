@@ -92,7 +92,7 @@ def expect_tensor(payload: dict[str, Any], key: str, dtype: torch.dtype, numel: 
     Raises:
         CompressionDecodeError: it is missing, or of another type, dtype or size.
     """
-    value = payload.get(key)
+    value: Any = payload.get(key)  # a peer's value: any type until checked
     if not isinstance(value, torch.Tensor) or value.dtype != dtype or value.numel() != numel:
         is_tensor = isinstance(value, torch.Tensor)
         got = f"{value.dtype} of {value.numel()} values" if is_tensor else repr(value)[:60]

@@ -10,7 +10,7 @@ a relay wraps, travel as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from pydantic import ValidationError
@@ -119,4 +119,4 @@ def _decode_one(scheme: Scheme, name: str, payload: Any) -> torch.Tensor:
     data = payload.get("data")
     if not isinstance(data, dict):
         raise CompressionDecodeError(f"{name!r}: a data dict", type(data).__name__)
-    return scheme.decode(data, numel).view(shape)
+    return scheme.decode(data, numel).view(cast("list[int]", shape))  # numel_of checked it is one

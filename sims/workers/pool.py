@@ -121,7 +121,7 @@ class WorkerPool:
         self.devices = list(devices) or ["cpu"]
         self.bind = bind
         self.ready_timeout_s = ready_timeout_s
-        self.on_failure: Callable[[WorkerError], None] | None = None
+        self.on_failure: Callable[[WorkerError], object] | None = None
         self.failure: WorkerError | None = None
         self._workers: dict[str, _Worker] = {}
         self._jobs: dict[int, tuple[Future[JobDone], _Worker, int, int]] = {}
