@@ -267,7 +267,8 @@ class NodeBuilder:
         )
         if isinstance(config, RoundSettings):
             config = self._cancelling(config)
-        return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
+        # each class in SERVERS takes (config, initial, deps); the registry types them as ServerActor
+        return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg, arg-type]
 
     def _train_evaluator(self, wanted: bool, samples: int | None) -> Evaluator | None:
         """Scores a model on the union of the clients' training data, or a fixed seeded sample."""
@@ -291,7 +292,8 @@ class NodeBuilder:
         trainer = self.client_trainer(index)
         if self.submit is None:
             return trainer
-        return WorkerTrainer(trainer, index, self.submit)
+        # PendingResult is a TrainResult whose fields arrive with the worker's reply (duck-typed)
+        return WorkerTrainer(trainer, index, self.submit)  # type: ignore[return-value]
 
     def client_trainer(self, index: int) -> Trainer:
         """The in-process trainer of learner `index` (what a worker trains it with)."""

@@ -107,7 +107,7 @@ def load_graph_spec(path: Path) -> GraphSpec:
 def summarize(spec: GraphSpec, graph: Graph) -> GraphSummary:
     """The numbers of `graph`, built from `spec`."""
     degrees = [graph.degree(n.id) for n in graph.nodes]
-    roles = {r: graph.count(r) for r in ("server", "scheduler", "client", "peer") if graph.count(r)}  # type: ignore[arg-type]
+    roles = {r: graph.count(r) for r in ("server", "scheduler", "client", "peer") if graph.count(r)}
     gap, stochastic, problem = None, None, None
     mixing = spec.mixing_kind(graph)
     if mixing is not None:
