@@ -302,7 +302,8 @@ class NodeBuilder:
         seed = derived_seed(self.spec.seed, 1, index)
         if self.spec.client.trainer is not None:
             factory = resolve_import(self.spec.client.trainer)
-            return factory(self._shared(), shard.x, shard.y, config, seed)  # type: ignore[no-any-return]
+            trainer: Trainer = factory(self._shared(), shard.x, shard.y, config, seed)  # the user's class
+            return trainer
         return TorchTrainer(self._shared(), shard.x, shard.y, config, seed, self.device)
 
     def _evaluator(self) -> TorchTrainer:

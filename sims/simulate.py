@@ -55,7 +55,7 @@ def simulate(
         return _on_pool(spec, run_dir, progress, pool)
     count = worker_count(spec)
     if count == 1:
-        return run_virtual(_simulate(spec, run_dir, progress, None))  # type: ignore[no-any-return]
+        return run_virtual(_simulate(spec, run_dir, progress, None))
     own = WorkerPool(count, start_local(run_dir / "logs"), spec.sim.devices or [spec.client.device])
     try:
         own.start()
@@ -70,7 +70,7 @@ def _on_pool(spec: RunSpec, run_dir: Path, progress: object | None, pool: Worker
     if watch is not None:
         watch(pool)
     try:
-        return run_virtual(_simulate(spec, run_dir, progress, pool))  # type: ignore[no-any-return]
+        return run_virtual(_simulate(spec, run_dir, progress, pool))
     except BaseException:
         if pool.failure is not None:
             raise pool.failure from None

@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import selectors
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextvars import Context
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVar, TypeVarTuple
 
 
 class _JumpingSelector(selectors.BaseSelector):
@@ -82,6 +82,7 @@ class _FifoTimerHandle(asyncio.TimerHandle):
 
 
 _Ts = TypeVarTuple("_Ts")
+T = TypeVar("T")
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -108,11 +109,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         context: Context | None = None,
     ) -> asyncio.TimerHandle:
         # As BaseEventLoop.call_at, with a FIFO tie-break between equal due times.
-        self._check_closed()  # type: ignore[attr-defined]
+        self._check_closed()  # type: ignore[attr-defined]  # BaseEventLoop internals: not in typeshed
         self._timer_seq += 1
         timer = _FifoTimerHandle(self._timer_seq, when, callback, args, self, context)
-        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
-        timer._scheduled = True  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # as above
+        timer._scheduled = True  # type: ignore[attr-defined]  # as above
         return timer
 
     def _advance(self, seconds: float) -> None:
@@ -125,7 +126,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return True
 
 
-def run_virtual(main: Any) -> Any:
+def run_virtual(main: Coroutine[Any, Any, T]) -> T:
     """Run coroutine `main` to completion on a fresh `VirtualTimeLoop`."""
     with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
         return runner.run(main)

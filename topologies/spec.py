@@ -187,10 +187,11 @@ class RunSpec(_Spec):
             _at_most("server.clients_per_round", self.server.clients_per_round, bound, count)
             _at_most("server.min_updates", self.server.min_updates, bound, count)
         self._check_lost_work_is_recovered()
-        natural = isinstance(self.data, SyntheticDataSpec) and self.data.partition.kind == "natural"
-        if natural and self.data.num_users != clients:  # type: ignore[union-attr]
+        data = self.data
+        natural = isinstance(data, SyntheticDataSpec) and data.partition.kind == "natural"
+        if natural and isinstance(data, SyntheticDataSpec) and data.num_users != clients:
             raise ValueError(
-                f"data.num_users ({self.data.num_users}) must equal the graph's clients ({clients}) "  # type: ignore[union-attr]
+                f"data.num_users ({data.num_users}) must equal the graph's clients ({clients}) "
                 "with the natural partition (one client per user)"
             )
         return self

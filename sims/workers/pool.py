@@ -20,10 +20,10 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import structlog
 
@@ -215,8 +215,8 @@ class WorkerPool:
         for worker in self._workers.values():
             _end_process(worker.process)
 
-    def _call(self, coro: object) -> str:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
+    def _call(self, coro: Coroutine[Any, Any, str]) -> str:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     # -- the pool's thread -------------------------------------------------------
 
