@@ -52,6 +52,7 @@ class Message:
     kind: ClassVar[str]
     _fields: ClassVar[tuple[str, ...]]
     _nested: ClassVar[dict[str, dict[str, type[Message]]]]  # message-valued fields: kind -> class
+    _wire: ClassVar[tuple[str, ...]]  # the fields' names on the wire, in order
     _required: ClassVar[frozenset[str]]  # wire names
     _checks: ClassVar[dict[str, Check]]  # by field, but for message-valued ones
 
@@ -92,6 +93,7 @@ def message(kind: str) -> Callable[[type[M]], type[M]]:
         hints = typing.get_type_hints(made)
         made._fields = tuple(f.name for f in fields)
         made._nested = {f.name: nested for f in fields if (nested := _message_classes(hints[f.name]))}
+        made._wire = tuple(wire for f in fields for wire in _wire_names(f.name, made._nested))
         made._required = frozenset(
             wire
             for f in fields

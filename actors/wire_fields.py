@@ -30,7 +30,7 @@ def build_message(kind: str, fields: dict[str, Any]) -> Message:
 
 def _build(cls: type[Message], fields: dict[str, Any], where: str) -> Message:
     at = "" if where == cls.kind else where  # a carried message's fields say where it sits
-    wire = [w for name in cls._fields for w in ((f"{name}_kind", name) if name in cls._nested else (name,))]
+    wire = list(cls._wire)
     unknown = fields.keys() - set(wire)
     if unknown:
         raise InvalidFieldError(f"fields of {cls.kind!r}: {wire}", f"unknown {sorted(unknown)}", at)
