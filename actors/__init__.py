@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from actors.actor import Actor, handler
     from actors.clock import Clock, LoopClock, WallClock
     from actors.messages import Envelope, Message, TensorTree, message
-    from actors.node import Node, NodeConfig
+    from actors.node import Node
+    from actors.slots import NodeConfig
 
 _EXPORTS = {
     "Actor": "actors.actor",

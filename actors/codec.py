@@ -13,9 +13,7 @@ This is the only module that imports msgpack. No pickle, ever.
 
 from __future__ import annotations
 
-import math
-import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,46 +25,29 @@ from actors.errors import (
     DecodeError,
     EncodeError,
     FrameCountError,
-    InvalidFieldError,
     MalformedEnvelopeError,
     OversizeFrameError,
-    TensorSizeError,
     TruncatedEnvelopeError,
-    UnknownDtypeError,
-    UnknownKindError,
 )
-from actors.messages import Envelope, Message, message_class
+from actors.messages import Envelope, message_class
+from actors.tensor_wire import ndarray_ref, rebuild_tensor, tensor_ref, tree_nbytes
+from actors.wire_fields import build_message
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "WIRE_VERSION",
+    "DecodeLimits",
+    "build_message",
+    "decode",
+    "decode_tree",
+    "encode",
+    "encode_tree",
+    "tree_nbytes",
+    "wire_size",
+]
 
 WIRE_VERSION = 1
-_EXT_TORCH = 1
-_EXT_NUMPY = 2
-_TENSOR_HEAD = struct.Struct("<IBB")  # frame index, dtype code, ndim; then ndim int64 dims
 _HEADER_LEN = 7
-
-# Codes are part of the wire format: append, never renumber.
-_DTYPES: tuple[torch.dtype, ...] = (
-    torch.float32,
-    torch.float64,
-    torch.float16,
-    torch.bfloat16,
-    torch.int8,
-    torch.int16,
-    torch.int32,
-    torch.int64,
-    torch.uint8,
-    torch.bool,
-    torch.complex64,
-    torch.complex128,
-)
-_CODE_OF = {dtype: code for code, dtype in enumerate(_DTYPES)}
-_ITEMSIZE = tuple(torch.empty((), dtype=d).element_size() for d in _DTYPES)
-# numpy cannot hold bfloat16: its bytes travel through an int16 view.
-_NUMPY_VIEW = {torch.bfloat16: torch.int16}
-_NP_DTYPES = {
-    code: np.dtype(torch.empty(0, dtype=d).numpy().dtype)
-    for code, d in enumerate(_DTYPES)
-    if d not in _NUMPY_VIEW
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +115,11 @@ def _pack(obj: Any, what: str) -> list[Any]:
 
     def default(value: Any) -> msgpack.ExtType:
         if isinstance(value, torch.Tensor):
-            return _tensor_ext(value, frames)
+            return msgpack.ExtType(*tensor_ref(value, frames))
         if isinstance(value, np.ndarray):
-            return _ndarray_ext(value, frames)
+            return msgpack.ExtType(*ndarray_ref(value, frames))
         if isinstance(value, tuple):
-            return list(value)  # type: ignore[return-value]
+            return list(value)
         raise EncodeError(f"cannot put a {type(value).__name__} on the wire in {what}")
 
     try:
@@ -151,53 +132,6 @@ def _pack(obj: Any, what: str) -> list[Any]:
 def wire_size(frames: Sequence[Any]) -> int:
     """Bytes the frames occupy on the wire (payload only, no ZMTP framing)."""
     return sum(memoryview(f).nbytes for f in frames)
-
-
-def _tensor_ext(tensor: torch.Tensor, frames: list[Any]) -> msgpack.ExtType:
-    code = _CODE_OF.get(tensor.dtype)
-    if code is None:
-        raise EncodeError(f"dtype {tensor.dtype} is not in the wire's dtype table")
-    try:
-        frames.append(_as_array(tensor))
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise EncodeError(f"only dense CPU tensors go on the wire: {exc}") from exc
-    return _ext(_EXT_TORCH, len(frames) - 1, code, tensor.shape)
-
-
-def _as_array(tensor: torch.Tensor) -> np.ndarray:
-    """A numpy view of the tensor's bytes (a copy only if it is not contiguous).
-
-    This runs once per tensor per message, so it asks torch as little as
-    possible: most state_dict tensors go straight to `.numpy()`.
-    """
-    if tensor.requires_grad:
-        tensor = tensor.detach()
-    if tensor.dim() == 0 or not tensor.is_contiguous():
-        tensor = tensor.reshape(-1)  # a 0-d array is not a buffer everywhere
-    view = _NUMPY_VIEW.get(tensor.dtype)
-    if view is not None:
-        tensor = tensor.view(view)
-    try:
-        return tensor.numpy()
-    except RuntimeError:  # conjugate or negative bit set: materialize first
-        return tensor.resolve_conj().resolve_neg().numpy()
-
-
-def _ndarray_ext(array: np.ndarray, frames: list[Any]) -> msgpack.ExtType:
-    try:
-        code = _CODE_OF[torch.from_numpy(array[:0].copy()).dtype]
-    except (TypeError, KeyError) as exc:
-        raise EncodeError(f"numpy dtype {array.dtype} is not in the wire's dtype table") from exc
-    frames.append(np.ascontiguousarray(array).reshape(-1))
-    return _ext(_EXT_NUMPY, len(frames) - 1, code, array.shape)
-
-
-_DIMS = [struct.Struct(f"<{n}q") for n in range(65)]  # one packer per rank, made once
-
-
-def _ext(ext_code: int, index: int, dtype_code: int, shape: Sequence[int]) -> msgpack.ExtType:
-    data = _TENSOR_HEAD.pack(index, dtype_code, len(shape)) + _DIMS[len(shape)].pack(*shape)
-    return msgpack.ExtType(ext_code, data)
 
 
 # -- decode -------------------------------------------------------------------
@@ -265,15 +199,17 @@ def _checked_views(frames: Sequence[Any], limits: DecodeLimits) -> list[memoryvi
 
 
 def _unpack(views: list[memoryview], used: set[int], limits: DecodeLimits) -> Any:
+    seen = 0  # tensor references read so far: on a bad one, which it was
+
     def ext_hook(code: int, data: bytes) -> Any:
-        return _rebuild_tensor(code, data, views, used)
+        nonlocal seen
+        seen += 1
+        return rebuild_tensor(code, data, views, used)
 
     try:
-        header = msgpack.unpackb(
-            views[0], ext_hook=ext_hook, raw=False, strict_map_key=True, max_str_len=limits.max_string_bytes
-        )
-    except DecodeError:
-        raise
+        header = _unpackb(views[0], ext_hook, limits)
+    except DecodeError as exc:  # a bad tensor reference: say where it sits
+        raise exc.at(_where(views[0], seen, limits)) from None
     except msgpack.ExtraData as exc:
         raise MalformedEnvelopeError("one msgpack value in the header frame", "trailing bytes") from exc
     except ValueError as exc:
@@ -289,6 +225,68 @@ def _unpack(views: list[memoryview], used: set[int], limits: DecodeLimits) -> An
     except Exception as exc:  # msgpack raises many types on garbage: all are bad input here
         raise MalformedEnvelopeError("a msgpack header", f"{type(exc).__name__}: {exc}") from exc
     return header
+
+
+def _unpackb(frame: memoryview, ext_hook: Callable[[int, bytes], Any], limits: DecodeLimits) -> Any:
+    return msgpack.unpackb(
+        frame, ext_hook=ext_hook, raw=False, strict_map_key=True, max_str_len=limits.max_string_bytes
+    )
+
+
+class _Bad:
+    """Marks, in a second reading of the header, the tensor reference that was refused."""
+
+
+def _where(frame: memoryview, bad: int, limits: DecodeLimits) -> str:
+    """The path of the `bad`-th tensor reference in the header (`fl.task.weights['fc.bias']`),
+    or "" when the header cannot be read without its tensors either."""
+    count = 0
+
+    def ext_hook(code: int, data: bytes) -> Any:
+        nonlocal count
+        count += 1
+        return _Bad() if count == bad else None
+
+    try:
+        value = _unpackb(frame, ext_hook, limits)
+    except Exception:  # broken after the bad reference too: no path to give
+        return ""
+    steps = _steps_to_bad(value)
+    if steps is None:
+        return ""
+    is_envelope = isinstance(value, list) and len(value) == _HEADER_LEN and isinstance(value[1], str)
+    if is_envelope and steps[0] == _HEADER_LEN - 1 and len(steps) > 1:  # in the fields
+        return _field_path(value[1], value[-1], steps[1:])
+    return ("header" if is_envelope else "tree") + _indexes(steps)
+
+
+def _field_path(kind: str, fields: Any, steps: list[Any]) -> str:
+    """`kind.field[...]`, going down into carried messages (`fl.relayed.body.weights['w']`)."""
+    path, cls, taken = kind, message_class(kind), 0
+    while cls is not None and taken < len(steps) and isinstance(fields, dict):
+        name = steps[taken]
+        path, taken = f"{path}.{name}", taken + 1
+        if name not in cls._nested:
+            break
+        inner = fields.get(f"{name}_kind")
+        cls = cls._nested[name].get(inner) if isinstance(inner, str) else None
+        fields = fields.get(name)
+    return path + _indexes(steps[taken:])
+
+
+def _indexes(steps: list[Any]) -> str:
+    return "".join(f"[{s!r:.60}]" for s in steps)
+
+
+def _steps_to_bad(value: Any) -> list[Any] | None:
+    if isinstance(value, _Bad):
+        return []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        below = _steps_to_bad(item)
+        if below is not None:
+            return [key, *below]
+    return None
 
 
 def _check_header_shape(header: Any, limits: DecodeLimits) -> None:
@@ -321,82 +319,3 @@ def _check_header_shape(header: Any, limits: DecodeLimits) -> None:
             raise MalformedEnvelopeError(
                 f"a {name} of at most {limit} characters", f"{len(value)} characters"
             )
-
-
-def _rebuild_tensor(code: int, data: bytes, views: list[memoryview], used: set[int]) -> Any:
-    if code not in (_EXT_TORCH, _EXT_NUMPY) or len(data) < _TENSOR_HEAD.size:
-        raise MalformedEnvelopeError("a tensor reference", f"ext type {code} of {len(data)} bytes")
-    index, dtype_code, ndim = _TENSOR_HEAD.unpack_from(data)
-    if ndim >= len(_DIMS):
-        raise MalformedEnvelopeError(f"a tensor of at most {len(_DIMS) - 1} dims", f"{ndim} dims")
-    if len(data) != _TENSOR_HEAD.size + 8 * ndim:
-        raise MalformedEnvelopeError(f"a tensor reference with {ndim} dims", f"{len(data)} bytes")
-    shape = _DIMS[ndim].unpack_from(data, _TENSOR_HEAD.size)
-    if not 1 <= index < len(views) or index in used:
-        raise FrameCountError(
-            f"an unused tensor frame in 1..{len(views) - 1}", f"a reference to frame {index}"
-        )
-    if dtype_code >= len(_DTYPES):
-        raise UnknownDtypeError(f"a dtype code below {len(_DTYPES)}", str(dtype_code))
-    if any(d < 0 for d in shape):
-        raise TensorSizeError("non-negative dims", f"shape {list(shape)}")
-    used.add(index)
-    return _tensor_from_view(views[index], dtype_code, shape, numpy=code == _EXT_NUMPY)
-
-
-def _tensor_from_view(view: memoryview, dtype_code: int, shape: tuple[int, ...], numpy: bool) -> Any:
-    numel = math.prod(shape)
-    expected = numel * _ITEMSIZE[dtype_code]
-    if view.nbytes != expected:
-        raise TensorSizeError(
-            f"{expected} bytes for {_DTYPES[dtype_code]} of shape {list(shape)}", f"{view.nbytes} bytes"
-        )
-    if view.readonly:
-        view = memoryview(bytearray(view))
-    if numpy:
-        return np.frombuffer(view, dtype=_NP_DTYPES[dtype_code]).reshape(shape)
-    dtype = _DTYPES[dtype_code]
-    if numel == 0:
-        return torch.empty(shape, dtype=dtype)
-    if dtype is torch.bfloat16:
-        return torch.frombuffer(view, dtype=dtype).view(shape)
-    # numpy's frombuffer + reshape + from_numpy is twice as fast as torch.frombuffer
-    # + view for small tensors, and shares the same memory.
-    return torch.from_numpy(np.frombuffer(view, dtype=_NP_DTYPES[dtype_code]).reshape(shape))
-
-
-def build_message(kind: str, fields: dict[str, Any]) -> Message:
-    """The message of `kind` with `fields`, checked as the decoder checks a received one.
-
-    Relays use it to unwrap a message carried inside another (`Relayed`).
-
-    Raises:
-        UnknownKindError: `kind` is not registered.
-        InvalidFieldError: a field is missing, unknown, or of the wrong type.
-    """
-    cls = message_class(kind)
-    if cls is None:
-        raise UnknownKindError("a registered message kind", repr(kind))
-    unknown = fields.keys() - set(cls._fields)
-    if unknown:
-        raise InvalidFieldError(f"fields of {kind!r}: {list(cls._fields)}", f"unknown {sorted(unknown)}")
-    missing = cls._required - fields.keys()
-    if missing:
-        raise InvalidFieldError(f"fields of {kind!r}: {sorted(cls._required)}", f"missing {sorted(missing)}")
-    for name, value in fields.items():
-        if not cls._checks[name](value):
-            raise InvalidFieldError(f"{kind}.{name} as declared", f"{type(value).__name__} {value!r:.60}")
-    return cls(**fields)
-
-
-def tree_nbytes(tree: Any) -> int:
-    """Bytes of every tensor and array in `tree` (what its frames would carry)."""
-    if isinstance(tree, torch.Tensor):
-        return tree.numel() * tree.element_size()
-    if isinstance(tree, np.ndarray):
-        return tree.nbytes
-    if isinstance(tree, dict):
-        return sum(tree_nbytes(v) for v in tree.values())
-    if isinstance(tree, list | tuple):
-        return sum(tree_nbytes(v) for v in tree)
-    return 0

@@ -20,12 +20,19 @@ class DecodeError(FedActorsError):
     Attributes:
         expected: what the decoder expected.
         got: what arrived instead.
+        path: where in the message, when known (`fl.task.weights['fc.bias']`).
     """
 
-    def __init__(self, expected: str, got: str) -> None:
+    def __init__(self, expected: str, got: str, path: str = "") -> None:
         self.expected = expected
         self.got = got
-        super().__init__(f"{self.what}: expected {expected}, got {got}")
+        self.path = path
+        where = f"{path}: " if path else ""
+        super().__init__(f"{self.what}: {where}expected {expected}, got {got}")
+
+    def at(self, path: str) -> DecodeError:
+        """The same error, placed at `path`."""
+        return type(self)(self.expected, self.got, path)
 
     what = "undecodable message"
 

@@ -25,13 +25,13 @@ from typing import Any, Protocol
 
 from actors.client.local_sgd import (
     Evaluation,
-    TrainConfig,
     TrainingInputError,
     TrainResult,
     evaluate,
     local_train,
 )
 from actors.client.trainer import TorchTrainer, Trainer
+from actors.configs.client import TrainConfig
 from actors.configs.servers import CustomServerConfig
 from actors.protocol import Update
 from actors.server.aggregators.base import Aggregator, check_updates

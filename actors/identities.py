@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 from structlog.typing import FilteringBoundLogger
 
@@ -59,6 +59,10 @@ class IdentityTable(Generic[V]):
             if sampled(self.evicted):
                 self._log.warning("identity_evicted", table=self.name, cap=self.cap, count=self.evicted)
 
+    @overload
+    def get(self, key: str) -> V | None: ...
+    @overload
+    def get(self, key: str, default: V) -> V: ...
     def get(self, key: str, default: V | None = None) -> V | None:
         value = self._pinned.get(key)
         return value if value is not None else self._strangers.get(key, default)

@@ -22,9 +22,9 @@ same in the clock's seconds, which a time scale stretches.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,7 +85,7 @@ class Heartbeats:
         return self.interval * (self.liveness - 1)
 
 
-LostHook = Callable[[str], Awaitable[None]]
+LostHook = Callable[[str], Coroutine[Any, Any, None]]
 
 
 class Liveness:

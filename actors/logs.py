@@ -164,7 +164,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.WriteLoggerFactory(stream or _CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.WriteLoggerFactory(stream or _CurrentStderr()),  # type: ignore[arg-type]  # write+flush suffice
         cache_logger_on_first_use=False,
     )
 
@@ -176,6 +176,6 @@ def log_off_the_loop(capacity: int = LOG_QUEUE_LINES) -> BackgroundWriter:
     gets `EXIT_FLUSH_S` to write what it still holds.
     """
     writer = BackgroundWriter(capacity=capacity)
-    structlog.configure(logger_factory=structlog.WriteLoggerFactory(writer))  # type: ignore[arg-type]
+    structlog.configure(logger_factory=structlog.WriteLoggerFactory(writer))  # type: ignore[arg-type]  # write+flush suffice
     atexit.register(writer.wait_empty)
     return writer

@@ -5,13 +5,15 @@ A message class is a frozen dataclass registered under its `kind`:
     @message("task")
     class Task(Message):
         version: int
-        weights: TensorTree
+        weights: StateDict
 
 Fields may hold msgpack-able values (None, bool, int, float, str, bytes, lists
-and dicts of them) and trees of tensors (dicts and lists whose leaves are
-`torch.Tensor` or `numpy.ndarray`); the codec sends every tensor as its own
-frame. The registry is what the decoder trusts: a kind it does not hold is an
-`UnknownKindError`, and each field is checked against its annotation.
+and dicts of them), tensors (`StateDict` for a model's weights, or any
+`TensorTree`), and another message (a field annotated with message classes or
+a union of them, which travels as `<name>_kind` and `<name>`, its fields). The
+codec sends every tensor as its own frame. The registry is what the decoder
+trusts: a kind it does not hold is an `UnknownKindError`, and each field is
+checked against its annotation (`actors.field_checks`), once, on receipt.
 """
 
 from __future__ import annotations
@@ -19,19 +21,27 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar, cast, dataclass_transform
 
-import numpy as np
+from actors.field_checks import Check, TensorLeaf, check_for
 
-# A tree of tensors: a tensor, or dicts / lists of trees (leaves may also be
-# plain numbers or strings, e.g. metadata beside a state_dict).
-TensorTree = Any
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+    from torch import Tensor
+
+    StateDict: TypeAlias = dict[str, Tensor]
+else:
+    # The same alias, resolvable without importing torch (the schema imports this module):
+    # the field checks read `TensorLeaf` as `torch.Tensor`.
+    StateDict = dict[str, TensorLeaf]
+
+# Any tree the codec carries: a tensor or array, a plain value, or dicts (str keys) and
+# lists of trees. The decoder builds nothing else, so a `TensorTree` field is not checked further.
+TensorTree: TypeAlias = Any
 
 REPLY = 1  # Envelope.flags bit: this envelope answers an ask (corr_id says which).
-
-Check = Callable[[Any], bool]
 
 
 class Message:
@@ -41,43 +51,75 @@ class Message:
 
     kind: ClassVar[str]
     _fields: ClassVar[tuple[str, ...]]
-    _required: ClassVar[frozenset[str]]
-    _checks: ClassVar[dict[str, Check]]
+    _nested: ClassVar[dict[str, dict[str, type[Message]]]]  # message-valued fields: kind -> class
+    _wire: ClassVar[tuple[str, ...]]  # the fields' names on the wire, in order
+    _required: ClassVar[frozenset[str]]  # wire names
+    _checks: ClassVar[dict[str, Check]]  # by field, but for message-valued ones
 
     def to_fields(self) -> dict[str, Any]:
-        """The message's fields as a dict, in declaration order."""
-        return {name: getattr(self, name) for name in self._fields}
+        """The message's fields in their wire form, in declaration order (a message-valued
+        field `f` as `f_kind` and `f`, its own fields)."""
+        if not self._nested:
+            return {name: getattr(self, name) for name in self._fields}
+        fields: dict[str, Any] = {}
+        for name in self._fields:
+            value = getattr(self, name)
+            if name in self._nested:
+                fields[f"{name}_kind"] = value.kind
+                value = value.to_fields()
+            fields[name] = value
+        return fields
 
 
 _REGISTRY: dict[str, type[Message]] = {}
-M = TypeVar("M", bound=type[Message])
+M = TypeVar("M", bound=Message)
 
 
-def message(kind: str) -> Callable[[M], M]:
+@dataclass_transform(frozen_default=True)
+def message(kind: str) -> Callable[[type[M]], type[M]]:
     """Class decorator: make a frozen dataclass and register it under `kind`.
 
     Raises:
         ValueError: `kind` is already registered to another class.
+        TypeError: a field's annotation is not one the wire can carry.
     """
 
-    def register(cls: M) -> M:
+    def register(cls: type[M]) -> type[M]:
         if kind in _REGISTRY and _REGISTRY[kind].__qualname__ != cls.__qualname__:
             raise ValueError(f"message kind {kind!r} is already registered to {_REGISTRY[kind]}")
         made = dataclass(frozen=True, slots=True)(cls)
         made.kind = kind
-        fields = dataclasses.fields(made)
+        fields = dataclasses.fields(cast("type[DataclassInstance]", made))  # made a dataclass just above
+        hints = typing.get_type_hints(made)
         made._fields = tuple(f.name for f in fields)
+        made._nested = {f.name: nested for f in fields if (nested := _message_classes(hints[f.name]))}
+        made._wire = tuple(wire for f in fields for wire in _wire_names(f.name, made._nested))
         made._required = frozenset(
-            f.name
+            wire
             for f in fields
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            for wire in _wire_names(f.name, made._nested)
         )
-        hints = typing.get_type_hints(made)
-        made._checks = {f.name: _check_for(hints[f.name]) for f in fields}
+        made._checks = {f.name: check_for(hints[f.name]) for f in fields if f.name not in made._nested}
         _REGISTRY[kind] = made
         return made
 
     return register
+
+
+def _wire_names(name: str, nested: Mapping[str, object]) -> tuple[str, ...]:
+    return (f"{name}_kind", name) if name in nested else (name,)
+
+
+def _message_classes(annotation: Any) -> dict[str, type[Message]]:
+    """The classes, by kind, of a field annotated with message classes (else empty)."""
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        options = typing.get_args(annotation)
+    else:
+        options = (annotation,)
+    if not all(isinstance(o, type) and issubclass(o, Message) for o in options):
+        return {}
+    return {o.kind: o for o in options}
 
 
 def message_class(kind: str) -> type[Message] | None:
@@ -113,61 +155,6 @@ class Envelope:
     @property
     def is_reply(self) -> bool:
         return bool(self.flags & REPLY)
-
-
-# -- field checks, compiled once per class from the annotations ---------------
-
-
-def _is_tree(value: Any) -> bool:
-    return True  # any nesting; the codec already rebuilt only tensors and plain values
-
-
-def _scalar(types_: tuple[type, ...], exclude_bool: bool = False) -> Check:
-    if exclude_bool:
-        return lambda v: isinstance(v, types_) and not isinstance(v, bool)
-    return lambda v: isinstance(v, types_)
-
-
-_SIMPLE: dict[Any, Check] = {
-    int: _scalar((int,), exclude_bool=True),
-    float: _scalar((int, float), exclude_bool=True),
-    str: _scalar((str,)),
-    bytes: _scalar((bytes, bytearray, memoryview)),
-    bool: _scalar((bool,)),
-    type(None): lambda v: v is None,
-    np.ndarray: _scalar((np.ndarray,)),
-    Any: _is_tree,
-}
-
-
-def _is_torch_tensor(annotation: Any) -> bool:
-    # Named, not imported: this module runs in `validate` and the schema, which must not
-    # import torch (~2 s); a class that annotates a field `torch.Tensor` has imported it.
-    return (
-        getattr(annotation, "__module__", None) == "torch"
-        and getattr(annotation, "__name__", None) == "Tensor"
-    )
-
-
-def _check_for(annotation: Any) -> Check:
-    if annotation in _SIMPLE:
-        return _SIMPLE[annotation]
-    if _is_torch_tensor(annotation):
-        return _scalar((annotation,))
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (types.UnionType, typing.Union):
-        options = [_check_for(a) for a in args]
-        return lambda v: any(check(v) for check in options)
-    if origin is list:
-        item = _check_for(args[0]) if args else _is_tree
-        return lambda v: isinstance(v, list) and all(item(x) for x in v)
-    if origin is dict:
-        value = _check_for(args[1]) if args else _is_tree
-        return lambda v: isinstance(v, dict) and all(isinstance(k, str) and value(x) for k, x in v.items())
-    if origin is tuple:
-        return lambda v: isinstance(v, list | tuple)
-    raise TypeError(f"message field annotation {annotation!r} is not supported on the wire")
 
 
 # -- runtime messages every node understands ----------------------------------

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.messages import Message, TensorTree, message
+from actors.compression.base import Compressed
+from actors.messages import Message, StateDict, message
 
 
 @message("fl.join")
@@ -63,7 +64,7 @@ class Task(Message):
 
     task_id: int
     version: int
-    weights: TensorTree
+    weights: StateDict
     want_delta: bool = False
     epochs: int | None = None
     deadline_s: float | None = None
@@ -86,7 +87,7 @@ class Update(Message):
 
     task_id: int
     base_version: int
-    weights: TensorTree
+    weights: StateDict
     is_delta: bool
     num_samples: int
     loss: float
@@ -105,7 +106,7 @@ class Cancel(Message):
 class Evaluate(Message):
     """Ask a child to evaluate `weights` on its local data."""
 
-    weights: TensorTree
+    weights: StateDict
 
 
 @message("fl.evaluation")
@@ -130,13 +131,14 @@ class Relayed(Message):
 
     Attributes:
         child: the child it comes from (upward) or goes to (downward).
-        body_kind, body: the carried message's kind and fields
-            (`actors.codec.build_message` rebuilds it).
+        body: the carried message, decoded and checked with the `Relayed` itself
+            (on the wire: `body_kind` and `body`, its fields). A `Compressed` one
+            (a task or update on a compressed edge) is expanded by the node
+            before any handler sees it.
     """
 
     child: str
-    body_kind: str
-    body: dict[str, Any]
+    body: Join | Update | Task | Leave | Cancel | Compressed
 
 
 @message("gossip.model")
@@ -145,14 +147,14 @@ class Gossip(Message):
     `gossip_steps` per round)."""
 
     round: int
-    weights: TensorTree
+    weights: StateDict
 
 
 @message("gossip.push_pull")
 class PushPull(Message):
     """Pairwise gossip: the asker's model; the reply carries the answerer's."""
 
-    weights: TensorTree
+    weights: StateDict
 
 
 @message("gossip.snapshot")
@@ -172,7 +174,7 @@ class PeerReport(Message):
 
     round: int
     steps: int
-    weights: TensorTree
+    weights: StateDict
 
 
 @message("run.events")

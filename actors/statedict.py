@@ -27,7 +27,7 @@ Dtype rule:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -167,7 +167,7 @@ def unflatten(flat: torch.Tensor, reference: StateDict) -> StateDict:
     if flat.dim() != 1 or flat.numel() != expected:
         raise StateDictMismatchError("flat vector", "<all>", (expected,), tuple(flat.shape))
     # Cloned so that the result shares no memory with `flat`, like every other helper's.
-    pieces = flat.clone().split([t.numel() for t in reference.values()])
+    pieces = torch.split(flat.clone(), [t.numel() for t in reference.values()])
     return {
         k: _restore(piece.reshape(t.shape), t)
         for (k, t), piece in zip(reference.items(), pieces, strict=True)
@@ -182,12 +182,13 @@ def global_norm(sd: StateDict) -> float:
     norms = [_norm64(t) for t in sd.values() if is_floating(t)]
     if not norms:
         return 0.0
-    return torch.linalg.vector_norm(torch.stack(norms)).item()
+    return float(torch.linalg.vector_norm(torch.stack(norms)).item())
 
 
 def _norm64(tensor: torch.Tensor) -> torch.Tensor:
     magnitudes = tensor.abs() if tensor.is_complex() else tensor
-    return torch.linalg.vector_norm(magnitudes, dtype=torch.float64)
+    norm: torch.Tensor = torch.linalg.vector_norm(magnitudes, dtype=torch.float64)
+    return norm
 
 
 def zeros_like(sd: StateDict) -> StateDict:
@@ -200,7 +201,7 @@ def clone(sd: StateDict) -> StateDict:
     return {k: t.detach().clone() for k, t in sd.items()}
 
 
-def check_same_keys_and_shapes(reference: StateDict, other: StateDict, who: str) -> None:
+def check_same_keys_and_shapes(reference: StateDict, other: Mapping[str, torch.Tensor], who: str) -> None:
     """Check that `other` has exactly the keys of `reference`, each with the same shape.
 
     Dtypes are not compared: a client may send float16 deltas for a float32

@@ -17,6 +17,7 @@ from topologies.imports import described_error
 
 if TYPE_CHECKING:
     from launcher.run import RunResult
+    from topologies.spec import RunSpec
 
 EXIT_BAD_INPUT = 2
 EXIT_TRACEBACK = 1
@@ -193,7 +194,7 @@ def _cmd_keys_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_or_report(path: Path, overrides: Sequence[str] = ()):  # type: ignore[no-untyped-def]
+def _load_or_report(path: Path, overrides: Sequence[str] = ()) -> RunSpec | None:
     """The spec after every check a run makes before it starts (`launcher.preflight`),
     or None after printing why not: whatever goes wrong reading the user's files and
     code is a refusal (exit 2) with a one-line reason, never a traceback."""
@@ -282,7 +283,8 @@ def _workers(text: str) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from launcher.errors import LauncherError
-    from launcher.run import EXIT_NODE_FAILED, default_run_dir, run_local, run_sim
+    from launcher.lifecycle import EXIT_NODE_FAILED
+    from launcher.run import default_run_dir, run_local, run_sim
     from sims.devices import check_devices
     from sims.errors import DeviceError
 

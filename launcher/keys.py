@@ -100,6 +100,7 @@ def node_curve(security: SecuritySpec, node_id: str, keys_dir: Path | None = Non
     named = {n: read_public_key(key_paths(keys_dir, k)[0]) for n, k in security.node_keys.items()}
     if security.per_node:  # a pair per node: node n proves keys_dir/n.key
         return CurveConfig(public, secret, read_allowed_keys(keys_dir), read_public_keys(keys_dir) | named)
+    assert security.key is not None  # not per_node: one shared key is named
     run_key = key_paths(keys_dir, security.key)[0]
     return CurveConfig(
         public_key=public,

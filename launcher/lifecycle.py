@@ -109,7 +109,7 @@ async def _next_event(
     dead = next((n for n in nodes if not n.alive and n not in watch.lost), None)
     if dead is not None:
         return "node_exited", dead
-    waits = {
+    waits: dict[asyncio.Future[object], str] = {
         asyncio.ensure_future(watch.done.wait()): "done",
         asyncio.ensure_future(interrupted.wait()): "interrupted",
         asyncio.ensure_future(_start_deadline(watch.started)): "start_timeout",

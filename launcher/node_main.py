@@ -23,8 +23,9 @@ import torch
 from actors.clock import WallClock
 from actors.errors import ActorFailedError
 from actors.logs import log_off_the_loop
-from actors.node import Node, NodeConfig
+from actors.node import Node
 from actors.reporter import Reporter
+from actors.slots import NodeConfig
 from actors.transport.zeromq import ZmqTransport
 from launcher.keys import install_shipped_keys, node_zmq_config, ships_keys
 from launcher.rendezvous import COORDINATOR, LAUNCHER_NODE, NodeAgent, agent_name

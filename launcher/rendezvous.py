@@ -147,9 +147,9 @@ class NodeAgent(Actor):
 
     @handler
     async def on_directory(self, msg: Directory, sender: str) -> None:
-        for actor, node_id in msg.routes.items():
+        for routed, node_id in msg.routes.items():
             if node_id != self.node.node_id:
-                self.node.add_route(actor, node_id, msg.endpoints[node_id])
+                self.node.add_route(routed, node_id, msg.endpoints[node_id])
         for name, actor in self.actors:
             self.node.spawn(actor, name, start=False)
         await self.send(sender, Ready(self.node.node_id))

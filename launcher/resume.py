@@ -127,7 +127,8 @@ def cut_back_to_checkpoints(events: Path, versions: dict[str, int]) -> int:
         return 0
     records = read_events(events)
     cut = {actor: _marker(records, actor, version) for actor, version in versions.items()}
-    kept, discarded = [], []
+    kept: list[dict[str, Any]] = []
+    discarded: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         marker = cut.get(record["actor"])
         (discarded if marker is not None and index > marker else kept).append(record)

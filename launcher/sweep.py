@@ -212,6 +212,7 @@ def _compare_seeds(done: list[Point], out_dir: Path, title: str) -> str:
     for point in done:
         by_label.setdefault(point.label, []).append(point)
     summaries = {label: {p.seed: row(p) for p in ps} for label, ps in by_label.items()}
+    # with --seeds every point has its seed: Point.seed is None only in a sweep without them
     markdown = write_seed_tables(summaries, out_dir)  # type: ignore[arg-type]
     plot_bands({label: [_run(p) for p in ps] for label, ps in by_label.items()}, out_dir / "sweep.png", title)
     return markdown

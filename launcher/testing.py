@@ -16,6 +16,7 @@ directory; everything is torn down on exit, even after a failure. Needs root,
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -125,7 +126,7 @@ class SshLab:
                 )
                 lab._make_host(index, name)
             for name in hosts:
-                wait_until(lambda n=name: lab._accepts(n), SSHD_READY_TIMEOUT_S, f"sshd on {name}")
+                wait_until(functools.partial(lab._accepts, name), SSHD_READY_TIMEOUT_S, f"sshd on {name}")
             yield lab
         finally:
             lab._teardown(len(hosts))
@@ -210,4 +211,5 @@ def _free_port() -> int:
     """A TCP port free on 127.0.0.1 now (sshd cannot bind an ephemeral one and report it)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port

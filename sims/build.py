@@ -16,12 +16,12 @@ from pydantic import BaseModel
 from torch import nn
 
 from actors.actor import Actor
-from actors.client.local_sgd import TrainConfig
 from actors.client.trainer import TorchTrainer, Trainer
 from actors.client.trainer_client import TrainerClient
 from actors.compression.edges import EdgeCodecs
+from actors.configs.client import TrainConfig
 from actors.configs.schedulers import AsyncEdgeConfig
-from actors.configs.servers import FedBuffConfig
+from actors.configs.servers import FedAsyncConfig, FedBuffConfig, RoundSettings
 from actors.liveness import Heartbeats
 from actors.peer import MONITOR, DpsgdConfig, DpsgdPeer, GossipMonitor, PairwiseConfig, PairwisePeer
 from actors.scheduler import (
@@ -35,8 +35,6 @@ from actors.scheduler import (
 from actors.server import SERVERS, ServerActor, ServerDeps
 from actors.server.base import Evaluator
 from actors.server.checkpoint import Checkpointer
-from actors.server.fedasync import FedAsyncConfig
-from actors.server.rounds import RoundSettings
 from sims.behaviour import LocalWork, SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
@@ -277,7 +275,8 @@ class NodeBuilder:
         )
         if isinstance(config, RoundSettings):
             config = self._cancelling(config)
-        return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg]
+        # each class in SERVERS takes (config, initial, deps); the registry types them as ServerActor
+        return SERVERS[config.algorithm](config, self.initial_weights(), deps)  # type: ignore[call-arg, arg-type]
 
     def _train_evaluator(self, wanted: bool, samples: int | None) -> Evaluator | None:
         """Scores a model on the union of the clients' training data, or a fixed seeded sample."""
@@ -301,7 +300,8 @@ class NodeBuilder:
         trainer = self.client_trainer(index)
         if self.submit is None:
             return trainer
-        return WorkerTrainer(trainer, index, self.submit)
+        # PendingResult is a TrainResult whose fields arrive with the worker's reply (duck-typed)
+        return WorkerTrainer(trainer, index, self.submit)  # type: ignore[return-value]
 
     def client_trainer(self, index: int) -> Trainer:
         """The in-process trainer of learner `index` (what a worker trains it with)."""
@@ -310,7 +310,8 @@ class NodeBuilder:
         seed = derived_seed(self.spec.seed, 1, index)
         if self.spec.client.trainer is not None:
             factory = resolve_import(self.spec.client.trainer)
-            return factory(self._shared(), shard.x, shard.y, config, seed)  # type: ignore[no-any-return]
+            trainer: Trainer = factory(self._shared(), shard.x, shard.y, config, seed)  # the user's class
+            return trainer
         return TorchTrainer(self._shared(), shard.x, shard.y, config, seed, self.device)
 
     def _evaluator(self) -> TorchTrainer:

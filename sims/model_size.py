@@ -38,6 +38,7 @@ def image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     Raises:
         ModelError: not (C, H, W), (H, W) or a flat square, or a side < 4.
     """
+    shape: tuple[int, int, int] | None
     match input_shape:
         case (channels, height, width):
             shape = (channels, height, width)

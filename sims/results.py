@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,7 +84,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
     index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
     return sorted_values[index]
 

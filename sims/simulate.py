@@ -17,8 +17,9 @@ import torch
 
 from actors.clock import LoopClock
 from actors.metrics import Record
-from actors.node import Node, NodeConfig
+from actors.node import Node
 from actors.protocol import Done
+from actors.slots import NodeConfig
 from sims.build import NodeBuilder
 from sims.guard import RunGuard
 from sims.recorder import RECORDER, Recorder
@@ -54,7 +55,7 @@ def simulate(
         return _on_pool(spec, run_dir, progress, pool)
     count = worker_count(spec)
     if count == 1:
-        return run_virtual(_simulate(spec, run_dir, progress, None))  # type: ignore[no-any-return]
+        return run_virtual(_simulate(spec, run_dir, progress, None))
     own = WorkerPool(count, start_local(run_dir / "logs"), spec.sim.devices or [spec.client.device])
     try:
         own.start()
@@ -69,7 +70,7 @@ def _on_pool(spec: RunSpec, run_dir: Path, progress: object | None, pool: Worker
     if watch is not None:
         watch(pool)
     try:
-        return run_virtual(_simulate(spec, run_dir, progress, pool))  # type: ignore[no-any-return]
+        return run_virtual(_simulate(spec, run_dir, progress, pool))
     except BaseException:
         if pool.failure is not None:
             raise pool.failure from None
@@ -98,7 +99,7 @@ async def _simulate(spec: RunSpec, run_dir: Path, progress: object | None, pool:
     node = _sim_node(builder, recorder, actor_ids)
     assert isinstance(loop, VirtualTimeLoop)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: (outcome.setdefault("reason", "interrupted"), ended.set()))
+        loop.add_signal_handler(sig, lambda: end("interrupted"))
     async with asyncio.TaskGroup() as tg:
         tg.create_task(node.run())
         stall = tg.create_task(_note_stall(loop, guard))

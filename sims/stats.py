@@ -58,5 +58,5 @@ def paired_difference(
     """The mean of `a[seed] - b[seed]` over the seeds both have a value for, with its
     t-interval: the same seed gives both runs the same data split and client draws,
     so pairing removes that shared noise."""
-    seeds = sorted(s for s in a.keys() & b.keys() if a[s] is not None and b[s] is not None)
-    return estimate([a[s] - b[s] for s in seeds], confidence)  # type: ignore[operator]
+    seeds = sorted(a.keys() & b.keys())
+    return estimate([x - y for s in seeds if (x := a[s]) is not None and (y := b[s]) is not None], confidence)

@@ -38,7 +38,8 @@ UPDATE_EVENTS = {"update_applied": "applied", "update_dropped": "dropped"}
 
 
 def _since_start(records: Records, record: dict[str, Any]) -> float:
-    return record["t"] - records[0]["t"]
+    elapsed: float = record["t"] - records[0]["t"]
+    return elapsed
 
 
 def evaluations(records: Records) -> list[Row]:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import selectors
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from contextvars import Context
+from typing import Any, TypeVar, TypeVarTuple
 
 
 class _JumpingSelector(selectors.BaseSelector):
@@ -74,8 +75,14 @@ class _FifoTimerHandle(asyncio.TimerHandle):
 
     def __lt__(self, other: object) -> bool:
         if isinstance(other, _FifoTimerHandle):
-            return (self._when, self._seq) < (other._when, other._seq)
-        return super().__lt__(other)
+            return (self.when(), self._seq) < (other.when(), other._seq)
+        if isinstance(other, asyncio.TimerHandle):
+            return super().__lt__(other)
+        return NotImplemented
+
+
+_Ts = TypeVarTuple("_Ts")
+T = TypeVar("T")
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -94,13 +101,19 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._virtual_now
 
-    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> asyncio.TimerHandle:
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
         # As BaseEventLoop.call_at, with a FIFO tie-break between equal due times.
-        self._check_closed()  # type: ignore[attr-defined]
+        self._check_closed()  # type: ignore[attr-defined]  # BaseEventLoop internals: not in typeshed
         self._timer_seq += 1
         timer = _FifoTimerHandle(self._timer_seq, when, callback, args, self, context)
-        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
-        timer._scheduled = True  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # as above
+        timer._scheduled = True  # type: ignore[attr-defined]  # as above
         return timer
 
     def _advance(self, seconds: float) -> None:
@@ -113,7 +126,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return True
 
 
-def run_virtual(main: Any) -> Any:
+def run_virtual(main: Coroutine[Any, Any, T]) -> T:
     """Run coroutine `main` to completion on a fresh `VirtualTimeLoop`."""
     with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
         return runner.run(main)

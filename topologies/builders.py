@@ -67,7 +67,8 @@ def hierarchy(levels: Sequence[int] | None = None, groups: Sequence[int] | None 
     """
     fanouts = _fanouts(levels, groups)
     clients = iter(client_ids(sum(fanouts[-1])))
-    nodes, edges = [GraphNode(SERVER_ID, "server", 0)], []
+    nodes: list[GraphNode] = [GraphNode(SERVER_ID, "server", 0)]
+    edges: list[Edge] = []
     parents = [SERVER_ID]
     for depth, counts in enumerate(fanouts):
         last = depth == len(fanouts) - 1

@@ -103,7 +103,7 @@ class _GossipSpec(_GraphSpec):
     mixing: MixingSpec = Field(default_factory=MetropolisHastingsMixingSpec)
 
     def learner_count(self) -> int:
-        return int(self.peers)  # type: ignore[attr-defined]
+        return int(self.peers)  # type: ignore[attr-defined]  # every gossip spec declares its own `peers`
 
     def _mixing_spec(self, graph: Graph) -> MixingSpec | None:
         return self.mixing

@@ -186,7 +186,8 @@ def _place_schedulers(
     graph: Graph, pinned: Mapping[str, str], slots: list[str], load: dict[int, list[str]]
 ) -> None:
     where = {actor: i for i, actors in load.items() for actor in actors}
-    depth = graph.distances_from(graph.root()) if graph.root() is not None else {}
+    root = graph.root()
+    depth = graph.distances_from(root) if root is not None else {}
     schedulers = sorted(graph.of_role("scheduler"), key=lambda n: -depth.get(n.id, 0))
     for node in schedulers:
         votes = Counter(where[c] for c in graph.children_of(node.id) if c in where)
@@ -198,7 +199,8 @@ def _place_schedulers(
 
 def _number(graph: Graph, slots: list[str], load: dict[int, list[str]]) -> list[NodePlan]:
     """Drop empty processes, number the rest `node-0..`, order each one's actors parents first."""
-    depth = graph.distances_from(graph.root()) if graph.root() is not None else {}
+    root = graph.root()
+    depth = graph.distances_from(root) if root is not None else {}
     order = {n.id: (depth.get(n.id, 0), k) for k, n in enumerate(graph.nodes)}
     order[MONITOR] = (-1, 0)
     used = [i for i in range(len(slots)) if load[i]]

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from pydantic import TypeAdapter
 
 from topologies.errors import MixingError, NotDoublyStochasticError
-from topologies.graph import Graph, GraphKind
+from topologies.graph import Graph, GraphKind, Role
 from topologies.graph_specs import GraphSpec, TorusGraphSpec
 from topologies.load import TopologyFileError, load_topology
 from topologies.mixing import check_doubly_stochastic, spectral_gap
@@ -35,7 +35,12 @@ EDGE_COLOUR = "#888888"
 Point = tuple[float, float]
 #: A wraparound edge of a torus: its ends, and the dashed stub drawn out of each.
 Wrap = tuple[str, str, tuple[Point, Point], tuple[Point, Point]]
-ROLE_COLOURS = {"server": "#d62728", "scheduler": "#ff7f0e", "client": "#1f77b4", "peer": "#2ca02c"}
+ROLE_COLOURS: dict[Role, str] = {
+    "server": "#d62728",
+    "scheduler": "#ff7f0e",
+    "client": "#1f77b4",
+    "peer": "#2ca02c",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +112,7 @@ def load_graph_spec(path: Path) -> GraphSpec:
 def summarize(spec: GraphSpec, graph: Graph) -> GraphSummary:
     """The numbers of `graph`, built from `spec`."""
     degrees = [graph.degree(n.id) for n in graph.nodes]
-    roles = {r: graph.count(r) for r in ("server", "scheduler", "client", "peer") if graph.count(r)}  # type: ignore[arg-type]
+    roles = {r: graph.count(r) for r in ("server", "scheduler", "client", "peer") if graph.count(r)}
     gap, stochastic, problem = None, None, None
     mixing = spec.mixing_kind(graph)
     if mixing is not None:
@@ -206,7 +211,7 @@ def draw_graph(spec: GraphSpec, graph: Graph, png: Path, title: str) -> Path:
 def _draw_nodes(axes: Axes, graph: Graph, positions: dict[str, Point]) -> None:
     size = max(8.0, 200.0 / max(1.0, len(graph.nodes) ** 0.5))
     for role, colour in ROLE_COLOURS.items():
-        nodes = graph.of_role(role)  # type: ignore[arg-type]
+        nodes = graph.of_role(role)
         if nodes:
             xs, ys = zip(*(positions[n.id] for n in nodes), strict=True)
             axes.scatter(xs, ys, s=size, c=colour, label=f"{role} ({len(nodes)})", zorder=2)

@@ -190,10 +190,11 @@ class RunSpec(_Spec):
             _at_most("server.clients_per_round", self.server.clients_per_round, bound, count)
             _at_most("server.min_updates", self.server.min_updates, bound, count)
         self._check_lost_work_is_recovered()
-        natural = isinstance(self.data, SyntheticDataSpec) and self.data.partition.kind == "natural"
-        if natural and self.data.num_users != clients:  # type: ignore[union-attr]
+        data = self.data
+        natural = isinstance(data, SyntheticDataSpec) and data.partition.kind == "natural"
+        if natural and isinstance(data, SyntheticDataSpec) and data.num_users != clients:
             raise ValueError(
-                f"data.num_users ({self.data.num_users}) must equal the graph's clients ({clients}) "  # type: ignore[union-attr]
+                f"data.num_users ({data.num_users}) must equal the graph's clients ({clients}) "
                 "with the natural partition (one client per user)"
             )
         return self
@@ -230,7 +231,7 @@ class RunSpec(_Spec):
                 raise ValueError(f"{where}: {scheduler!r} is not a scheduler of the graph")
             if target not in ids or graph.node(target).role not in ("scheduler", "server"):
                 raise ValueError(f"{where}: {target!r} is not a scheduler or the server of the graph")
-            above = target
+            above: str | None = target
             while above is not None and above != scheduler:
                 above = graph.parent_of(above)
             if above == scheduler:
@@ -245,6 +246,7 @@ class RunSpec(_Spec):
         return "the server's children in the graph", len(graph.children_of(root))
 
     def _check_lost_work_is_recovered(self) -> None:
+        assert self.server is not None  # the caller returned early without a server
         availability = self.behaviour.availability
         if not (availability.drop_probability or availability.on_off or availability.crashes):
             return

@@ -160,7 +160,7 @@ class LocalSGD:
         for batch in _batches(x.shape[0], config, generator, x.device):
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(self.model(x.index_select(0, batch)), y.index_select(0, batch))
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch: Tensor.backward is unannotated
             _finish_gradient(params, anchor, config)
             optimizer.step()
             losses.append(loss.detach())
@@ -232,7 +232,7 @@ def _batches(
         count = config.epochs * math.ceil(n / config.batch_size)
     # Lazy: the generator draws a permutation only when a pass begins.
     passes = (torch.randperm(n, generator=generator).to(device) for _ in itertools.count())
-    batches = itertools.chain.from_iterable(p.split(config.batch_size) for p in passes)
+    batches = itertools.chain.from_iterable(torch.split(p, config.batch_size) for p in passes)
     return itertools.islice(batches, count)
 
 
@@ -274,7 +274,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 def _score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, int]:
     loss_sum = torch.zeros((), dtype=torch.float64)
     correct = torch.zeros((), dtype=torch.int64)
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True):
+    for xb, yb in zip(torch.split(x, batch_size), torch.split(y, batch_size), strict=True):
         logits = model(xb)
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").cpu()
         correct += (logits.argmax(dim=1) == yb).sum().cpu()

@@ -15,8 +15,9 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from actors.client.local_sgd import Evaluation, LocalSGD, TrainConfig, TrainResult, evaluate
+from actors.client.local_sgd import Evaluation, LocalSGD, TrainResult, evaluate
 from actors.client.model_state import ModelState
+from actors.configs.client import TrainConfig
 from actors.statedict import StateDict
 
 

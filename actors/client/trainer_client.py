@@ -35,7 +35,7 @@ def _fit(
     if steps is None:
         return trainer.fit(weights, epochs)
     if "steps" in inspect.signature(trainer.fit).parameters:
-        return trainer.fit(weights, steps=steps)  # type: ignore[call-arg]
+        return trainer.fit(weights, steps=steps)  # type: ignore[call-arg]  # its fit takes steps (checked)
     return trainer.fit(weights, 1)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,7 +20,10 @@ from actors.errors import DecodeError
 from actors.lazy import LazyModule
 from actors.messages import Message, message
 
-torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
 
 
 class CompressionDecodeError(DecodeError):
@@ -36,6 +39,9 @@ class SchemeConfig(BaseModel):
 
     #: The scheme compresses a delta (update − base model); on full weights it is meaningless.
     needs_delta: ClassVar[bool] = False
+
+    if TYPE_CHECKING:  # each scheme declares its own `kind` Literal; the type checker sees it here
+        kind: str
 
     def build(self) -> Scheme:
         """A fresh scheme for one directed edge (it may hold state across messages)."""
@@ -86,7 +92,7 @@ def expect_tensor(payload: dict[str, Any], key: str, dtype: torch.dtype, numel: 
     Raises:
         CompressionDecodeError: it is missing, or of another type, dtype or size.
     """
-    value = payload.get(key)
+    value: Any = payload.get(key)  # a peer's value: any type until checked
     if not isinstance(value, torch.Tensor) or value.dtype != dtype or value.numel() != numel:
         is_tensor = isinstance(value, torch.Tensor)
         got = f"{value.dtype} of {value.numel()} values" if is_tensor else repr(value)[:60]

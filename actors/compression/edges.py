@@ -12,7 +12,7 @@ they are.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from pydantic import ValidationError
@@ -32,7 +32,6 @@ from actors.messages import Envelope, Message
 from actors.protocol import Gossip, PushPull, Relayed, Task, Update
 
 Edge = tuple[str, str]  # (sender, receiver)
-CARRIED = (Task.kind, Update.kind)  # what a `Relayed` may carry compressed
 WEIGHTED = (Task, Update, Gossip, PushPull)
 
 
@@ -80,22 +79,17 @@ class EdgeCodecs:
         """A relayed task or update: its carried weights, with the child's own scheme state."""
         relayed = envelope.body
         assert isinstance(relayed, Relayed)
-        if relayed.body_kind not in CARRIED:
+        carried = relayed.body
+        if not isinstance(carried, Task | Update):
             return None
         edge = (envelope.sender, envelope.receiver)
-        task_id = relayed.body.get("task_id")
-        wrapped, nbytes = self._wrap(
-            edge,
-            (*edge, relayed.child),
-            config,
-            relayed.body_kind,
-            relayed.body,
-            task_id if isinstance(task_id, int) else 0,
-        )
-        body = Relayed(relayed.child, wrapped.kind, wrapped.to_fields())
+        fields = carried.to_fields()
+        state = (*edge, relayed.child)
+        wrapped, nbytes = self._wrap(edge, state, config, carried.kind, fields, carried.task_id)
+        body = Relayed(relayed.child, wrapped)
         sent = Envelope(envelope.sender, envelope.receiver, body, envelope.corr_id, envelope.flags)
-        dense = tree_nbytes(relayed.body.get("weights"))
-        event = {"receiver": envelope.receiver, "kind": relayed.body_kind, "scheme": config.kind}
+        dense = tree_nbytes(carried.weights)
+        event = {"receiver": envelope.receiver, "kind": carried.kind, "scheme": config.kind}
         return sent, {**event, "child": relayed.child, "bytes": nbytes, "dense_bytes": dense}
 
     def _wrap(
@@ -137,7 +131,7 @@ class EdgeCodecs:
 
 def is_compressed(body: Message) -> bool:
     """Whether the node must expand `body` before a handler sees it."""
-    return isinstance(body, Compressed) or (isinstance(body, Relayed) and body.body_kind == Compressed.kind)
+    return isinstance(body, Compressed) or (isinstance(body, Relayed) and isinstance(body.body, Compressed))
 
 
 def expand_any(body: Message) -> Message:
@@ -147,8 +141,11 @@ def expand_any(body: Message) -> Message:
         CompressionDecodeError, InvalidFieldError, UnknownKindError: as `expand` raises.
     """
     if isinstance(body, Relayed):
-        inner = expand(build_message(Compressed.kind, body.body))  # type: ignore[arg-type]
-        return Relayed(body.child, inner.kind, inner.to_fields())
+        assert isinstance(body.body, Compressed)
+        inner = expand(body.body)
+        if not isinstance(inner, Task | Update):
+            raise CompressionDecodeError("a relayed task or update", inner.kind)
+        return Relayed(body.child, inner)
     assert isinstance(body, Compressed)
     return expand(body)
 
@@ -201,4 +198,4 @@ def _decode_one(scheme: Scheme, name: str, payload: Any) -> torch.Tensor:
     data = payload.get("data")
     if not isinstance(data, dict):
         raise CompressionDecodeError(f"{name!r}: a data dict", type(data).__name__)
-    return scheme.decode(data, numel).view(shape)
+    return scheme.decode(data, numel).view(cast("list[int]", shape))  # numel_of checked it is one

@@ -7,12 +7,15 @@ fp16's range (±65504) saturate to ±inf, as a cast does.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from actors.compression.base import SchemeConfig, expect_tensor
 from actors.lazy import LazyModule
 
-torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
 
 
 class Fp16Config(SchemeConfig):

@@ -17,14 +17,17 @@ buckets of 512 values for 4-bit QSGD, the default here.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from actors.compression.base import CompressionDecodeError, SchemeConfig, expect_tensor
 from actors.lazy import LazyModule
 
-torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
 
 
 class QsgdConfig(SchemeConfig):

@@ -17,14 +17,17 @@ something for deltas: the node refuses it on a message of full weights.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from actors.compression.base import CompressionDecodeError, SchemeConfig, expect_tensor
 from actors.lazy import LazyModule
 
-torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = LazyModule("torch")  # only when a message is compressed: the schema imports these configs
 
 
 class TopkConfig(SchemeConfig):

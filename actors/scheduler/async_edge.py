@@ -56,7 +56,9 @@ class AsyncEdge(Uplink, AsyncServer):
         group_size: int,
         fallbacks: Sequence[str] = (),
     ) -> None:
-        super().__init__(config.edge, initial, deps)  # the group's algorithm: the next base in the MRO
+        # the group's algorithm: the next base in the concrete class's MRO (FedAsyncServer or
+        # FedBuffServer, which take the config), not AsyncServer as the checker reads it
+        super().__init__(config.edge, initial, deps)  # type: ignore[call-arg, arg-type]
         self.init_uplink(parent, config.min_clients or group_size, fallbacks)
         self.push_every = config.push_every
         self._open_task, self._pushed, self._since_push = None, None, 0

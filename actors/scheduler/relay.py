@@ -18,11 +18,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from actors.actor import Actor, handler
-from actors.codec import build_message
-from actors.errors import DecodeError, FedActorsError
+from actors.errors import FedActorsError
 from actors.liveness import Heartbeats, Liveness, ParentLink
 from actors.logs import sampled
-from actors.messages import Message
 from actors.protocol import Join, Leave, Relayed, Update
 from actors.server.relays import Relays, relay_rejection
 from actors.server.validation import Rejection
@@ -62,7 +60,7 @@ class RelayScheduler(Actor):
     async def on_join(self, msg: Join, sender: str) -> None:
         self.via[sender] = sender
         self._watch(sender)
-        self.joins[sender] = Relayed(sender, msg.kind, msg.to_fields())
+        self.joins[sender] = Relayed(sender, msg)
         await self._up(sender, msg)
 
     @handler
@@ -81,7 +79,7 @@ class RelayScheduler(Actor):
                 return
             self.via[msg.child] = sender  # from a relay below: pass it up as it is
             self._watch(sender)
-            if msg.body_kind == Join.kind:
+            if isinstance(msg.body, Join):
                 self.joins[msg.child] = msg
             await self.send(self.parent, msg)
             return
@@ -92,13 +90,8 @@ class RelayScheduler(Actor):
         if target != msg.child:
             await self.send(target, msg)
             return
-        try:
-            inner = build_message(msg.body_kind, msg.body)
-        except DecodeError as exc:
-            self.log.warning("relayed_message_dropped", child=msg.child, reason=str(exc))
-            return
         self.forwarded += 1
-        await self.send(msg.child, inner)
+        await self.send(msg.child, msg.body)  # decoded and checked with the Relayed
 
     @handler
     async def on_leave(self, msg: Leave, sender: str) -> None:
@@ -149,6 +142,6 @@ class RelayScheduler(Actor):
             if watched not in self.liveness:
                 self.liveness.watch(watched)
 
-    async def _up(self, child: str, msg: Message) -> None:
+    async def _up(self, child: str, msg: Join | Update | Leave) -> None:
         self.forwarded += 1
-        await self.send(self.parent, Relayed(child, msg.kind, msg.to_fields()))
+        await self.send(self.parent, Relayed(child, msg))

@@ -25,15 +25,15 @@ from functools import cached_property
 
 from actors.actor import Actor, handler
 from actors.client.local_sgd import Evaluation
-from actors.codec import build_message, tree_nbytes
-from actors.errors import DecodeError, FedActorsError
+from actors.codec import tree_nbytes
+from actors.configs.servers import ValidationConfig
+from actors.errors import FedActorsError
 from actors.liveness import Heartbeats, Liveness
-from actors.messages import Message
-from actors.protocol import Done, Join, Leave, Relayed, Task, Update
+from actors.protocol import Cancel, Done, Join, Leave, Relayed, Task, Update
 from actors.server.checkpoint import Checkpointed, Checkpointer
 from actors.server.relays import relay_rejection
 from actors.server.stop import StopConfig
-from actors.server.validation import UpdateValidator, ValidationConfig
+from actors.server.validation import UpdateValidator
 from actors.statedict import StateDict, add
 
 Evaluator = Callable[[StateDict], Evaluation]
@@ -191,11 +191,7 @@ class ServerActor(Checkpointed, Actor):
                 "update_dropped", client=msg.child, relay=sender, version=self.version, reason=refused.reason
             )
             return
-        try:
-            inner = build_message(msg.body_kind, msg.body)
-        except DecodeError as exc:
-            self.log.warning("relayed_message_dropped", relay=sender, child=msg.child, reason=str(exc))
-            return
+        inner = msg.body  # decoded and checked with the Relayed
         if isinstance(inner, Join):
             await self._join(inner, msg.child, sender)
         elif isinstance(inner, Update) and self.via.get(msg.child) == sender:
@@ -203,15 +199,15 @@ class ServerActor(Checkpointed, Actor):
         elif isinstance(inner, Leave) and self.via.get(msg.child) == sender:
             await self.lose_client(msg.child, inner.reason or "left")
         else:
-            self.log.warning("relayed_message_dropped", relay=sender, child=msg.child, kind=msg.body_kind)
+            self.log.warning("relayed_message_dropped", relay=sender, child=msg.child, kind=inner.kind)
 
-    async def send_child(self, child: str, msg: Message) -> None:
+    async def send_child(self, child: str, msg: Task | Leave | Cancel) -> None:
         """Send `msg` to `child`, through its relay if it joined through one."""
         relay = self.via.get(child)
         if relay is None:
             await self.send(child, msg)
         else:
-            await self.send(relay, Relayed(child, msg.kind, msg.to_fields()))
+            await self.send(relay, Relayed(child, msg))
 
     # -- what algorithms call ----------------------------------------------------
 

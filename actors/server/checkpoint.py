@@ -32,10 +32,10 @@ import random
 import struct
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 import torch
@@ -50,6 +50,8 @@ from actors.statedict import StateDict, check_same_keys_and_shapes
 if TYPE_CHECKING:
     from actors.clock import Clock
     from actors.metrics import Metrics
+
+R = TypeVar("R")
 
 MAGIC = b"FACKPT\x00\x01"  # "fedactors checkpoint", format 1
 _COUNT = struct.Struct("<I")
@@ -235,7 +237,9 @@ class Checkpointed:
     clock: Clock
     metrics: Metrics
     log: Any
-    compute: Callable[..., Awaitable[Any]]  # Actor's (annotated only: the mixin must not shadow it)
+    if TYPE_CHECKING:  # Actor's, declared for the checker only: the mixin must not shadow it
+
+        async def compute(self, fn: Callable[..., R], *args: Any) -> R: ...
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint holds: containers are copied, tensors shared (no one changes them in place)."""

@@ -31,6 +31,7 @@ class FedAsyncServer(AsyncServer):
     """A FedAsync server (see the module docstring)."""
 
     want_delta = False
+    config: FedAsyncConfig
 
     def __init__(self, config: FedAsyncConfig, initial: StateDict, deps: ServerDeps) -> None:
         super().__init__(initial, deps)

@@ -35,6 +35,7 @@ class FedBuffServer(AsyncServer):
     """A FedBuff server (see the module docstring)."""
 
     want_delta = True
+    config: FedBuffConfig
 
     def __init__(self, config: FedBuffConfig, initial: StateDict, deps: ServerDeps) -> None:
         super().__init__(initial, deps)

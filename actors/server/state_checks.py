@@ -31,7 +31,7 @@ def rng_state(value: Any) -> tuple[Any, ...]:
         ValueError: it is not one; the message names the field.
     """
     ok = isinstance(value, list | tuple) and len(value) == 3 and value[0] == 3
-    words = value[1] if ok else None
+    words: Any = value[1] if ok else None
     ok = ok and isinstance(words, list | tuple) and len(words) == 625
     ok = ok and all(isinstance(w, int) and 0 <= w < 2**32 for w in words[:-1]) and 0 <= words[-1] <= 624
     if not ok or not (value[2] is None or isinstance(value[2], float)):

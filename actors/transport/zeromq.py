@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import structlog
 import zmq
@@ -197,7 +197,7 @@ class ZmqTransport(Transport):
         if curve is None or len(frames) < 2:
             return True
         try:
-            key = frames[1].get("User-Id")
+            key = cast(str, frames[1].get("User-Id"))  # a string property: pyzmq returns str
         except zmq.ZMQError:  # a connection we made: no ZAP on our side
             return True
         if curve.may_use(key, origin):
@@ -305,7 +305,7 @@ class ZmqTransport(Transport):
                     raise TransportClosedError(f"transport of node {self.node_id!r} is closed")
                 self._apply_event(parse_monitor_message(await self._monitor.recv_multipart()))
 
-    def _apply_event(self, event: dict[str, Any]) -> None:
+    def _apply_event(self, event: Mapping[str, Any]) -> None:
         endpoint = event["endpoint"].decode() if isinstance(event["endpoint"], bytes) else event["endpoint"]
         if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._handshaken.add(endpoint)
@@ -370,7 +370,7 @@ class _ZapHandler:
         self._serve()
 
     def _serve(self) -> None:
-        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        while cast(int, self._sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # an int option
             request = self._sock.recv_multipart(zmq.NOBLOCK)
             self._sock.send_multipart(self._answer(request))
 

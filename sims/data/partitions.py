@@ -133,7 +133,7 @@ PARTITIONERS: dict[str, Partitioner] = {
 def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     """Integer sizes ∝ weights that sum to total exactly (Hamilton's method)."""
     exact = total * weights / weights.sum()
-    sizes = np.floor(exact).astype(np.int64)
+    sizes: np.ndarray = np.floor(exact).astype(np.int64)
     shortfall = total - int(sizes.sum())
     sizes[np.argsort(sizes - exact, kind="stable")[:shortfall]] += 1
     return sizes

@@ -36,7 +36,8 @@ def sample_counts(spec: SyntheticDataSpec, rng: np.random.Generator) -> np.ndarr
     """Each user's sample count, heavy-tailed as in LEAF."""
     draw = rng.lognormal(_SIZE_LOG_MEAN, _SIZE_LOG_SIGMA, size=spec.num_users)
     counts = np.minimum(np.floor(draw) + spec.min_samples, spec.max_samples)
-    return counts.astype(np.int64)
+    as_ints: np.ndarray = counts.astype(np.int64)
+    return as_ints
 
 
 def generate_users(spec: SyntheticDataSpec, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -39,7 +39,8 @@ class Cnn(nn.Module):
         self.classifier = nn.Linear(second * (height // 4) * (width // 4), num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x.reshape(-1, *self.image_shape)))
+        logits: torch.Tensor = self.classifier(self.features(x.reshape(-1, *self.image_shape)))
+        return logits
 
 
 def build_cnn(spec: CnnModelSpec, input_shape: tuple[int, ...], num_classes: int) -> Cnn:

@@ -18,7 +18,8 @@ class LogReg(nn.Module):
         self.linear = nn.Linear(math.prod(input_shape), num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x.flatten(1))
+        logits: torch.Tensor = self.linear(x.flatten(1))
+        return logits
 
 
 def build_logreg(spec: LogRegModelSpec, input_shape: tuple[int, ...], num_classes: int) -> LogReg:

@@ -10,14 +10,17 @@ same order, with the same numbers, as when training runs inline.
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator, KeysView, ValuesView
+from collections.abc import Iterator
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from actors.statedict import StateDict
 from sims.workers.protocol import JobDone
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
 
 
 class PendingWeights(dict[str, torch.Tensor]):
@@ -61,20 +64,20 @@ class PendingWeights(dict[str, torch.Tensor]):
         self._fill()
         return dict.__eq__(self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         return dict.__repr__(self) if self._job is None else "PendingWeights(<training>)"
 
-    def keys(self) -> KeysView[str]:
+    def keys(self) -> dict_keys[str, torch.Tensor]:
         self._fill()
         return dict.keys(self)
 
-    def values(self) -> ValuesView[torch.Tensor]:
+    def values(self) -> dict_values[str, torch.Tensor]:
         self._fill()
         return dict.values(self)
 
-    def items(self) -> ItemsView[str, torch.Tensor]:
+    def items(self) -> dict_items[str, torch.Tensor]:
         self._fill()
         return dict.items(self)
 

@@ -20,10 +20,10 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import structlog
 
@@ -121,7 +121,7 @@ class WorkerPool:
         self.devices = list(devices) or ["cpu"]
         self.bind = bind
         self.ready_timeout_s = ready_timeout_s
-        self.on_failure: Callable[[WorkerError], None] | None = None
+        self.on_failure: Callable[[WorkerError], object] | None = None
         self.failure: WorkerError | None = None
         self._workers: dict[str, _Worker] = {}
         self._jobs: dict[int, tuple[Future[JobDone], _Worker, int, int]] = {}
@@ -215,8 +215,8 @@ class WorkerPool:
         for worker in self._workers.values():
             _end_process(worker.process)
 
-    def _call(self, coro: object) -> str:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
+    def _call(self, coro: Coroutine[Any, Any, str]) -> str:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     # -- the pool's thread -------------------------------------------------------
 

@@ -8,7 +8,7 @@ starts from, and the epochs the behaviour model chose.
 
 from __future__ import annotations
 
-from actors.messages import Message, TensorTree, message
+from actors.messages import Message, StateDict, message
 
 POOL = "sim-pool"  # the simulation's end of the connection (node and actor id)
 WORKER = "trainer"  # the actor name a worker answers as
@@ -39,7 +39,7 @@ class TrainJob(Message):
     job: int
     client: int
     number: int
-    weights: TensorTree
+    weights: StateDict
     epochs: int | None = None
     steps: int | None = None  # partial work: this many SGD steps instead of epochs
 
@@ -49,7 +49,7 @@ class JobDone(Message):
     """A job's trained weights and result, and the wall seconds the worker spent on it."""
 
     job: int
-    weights: TensorTree
+    weights: StateDict
     num_samples: int
     num_steps: int
     mean_loss: float

@@ -62,7 +62,8 @@ class Trainers:
                 steps = {} if job.steps is None else {"steps": job.steps}  # a subclass may not take it
                 weights, result = fit_task(job.weights, job.epochs, job.number, **steps)
             elif job.steps is not None and "steps" in inspect.signature(trainer.fit).parameters:
-                weights, result = trainer.fit(job.weights, steps=job.steps)  # a user's trainer
+                # a user's trainer whose fit takes steps (checked above; the Trainer protocol has no steps)
+                weights, result = trainer.fit(job.weights, steps=job.steps)  # type: ignore[call-arg]
             else:  # a user's trainer: its own seeding; one epoch for steps it cannot count
                 weights, result = trainer.fit(job.weights, job.epochs if job.steps is None else 1)
         except Exception as exc:

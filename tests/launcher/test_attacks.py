@@ -187,7 +187,7 @@ def test_a_live_run_refuses_every_attack_and_still_finishes_on_time(tmp_path: Pa
         attacker.send("evil", "x" * 70_000, Leave("bye"))
         for i in range(3_000):
             attacker.send_raw([bytes([i % 256])])
-        attacker.send("evil-relay", "server", Relayed("client-001", Join.kind, {"num_samples": 999}))
+        attacker.send("evil-relay", "server", Relayed("client-001", Join(999)))
         weights = {"0.weight": torch.zeros(16, 64), "0.bias": torch.zeros(16)}
         attacker.send(victim, "server", Update(1, 0, weights, False, 50, 0.1, 0.1))
         attacker.barrier()
