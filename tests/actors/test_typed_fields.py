@@ -93,7 +93,8 @@ def test_a_relayed_kind_outside_its_union_is_refused() -> None:
 
     assert str(caught.value) == (
         "invalid message field: fl.relayed.body_kind: expected one of "
-        "['fl.cancel', 'fl.join', 'fl.leave', 'fl.task', 'fl.update'], got str 'fl.evaluation'"
+        "['fl.cancel', 'fl.join', 'fl.leave', 'fl.task', 'fl.update', 'wire.compressed'], "
+        "got str 'fl.evaluation'"
     )
 
 

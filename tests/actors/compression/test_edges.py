@@ -185,7 +185,7 @@ def test_a_relayed_update_is_compressed_with_a_residual_per_child() -> None:
 
     for child in ("c0", "c1"):
         done = codecs.compress(
-            Envelope("relay", "server", Relayed(child, Update.kind, _update(delta).to_fields()))
+            Envelope("relay", "server", Relayed(child, _update(delta)))
         )
         assert done is not None
         sent, event = done
@@ -198,7 +198,8 @@ def test_a_relayed_update_is_compressed_with_a_residual_per_child() -> None:
         assert is_compressed(sent.body)
         back = expand_any(decode(encode(sent)).body)
         assert isinstance(back, Relayed)
-        assert (back.child, back.body_kind, back.body["weights"]["w"].tolist()) == (
+        assert isinstance(back.body, Update)
+        assert (back.child, back.body.kind, back.body.weights["w"].tolist()) == (
             child,
             "fl.update",
             [0.0, 2.0],
@@ -208,12 +209,15 @@ def test_a_relayed_update_is_compressed_with_a_residual_per_child() -> None:
         Envelope(
             "relay",
             "server",
-            Relayed("c0", Update.kind, _update({"w": torch.tensor([1.5, 1.0])}).to_fields()),
+            Relayed("c0", _update({"w": torch.tensor([1.5, 1.0])})),
         )
     )
     assert again is not None
     # c0's residual (the 1.0 left out of its first update) joins its second: [2.5, 1.0]; c1's is apart
-    assert expand_any(again[0].body).body["weights"]["w"].tolist() == [2.5, 0.0]
+    relayed = expand_any(again[0].body)
+    assert isinstance(relayed, Relayed)
+    assert isinstance(relayed.body, Update)
+    assert relayed.body.weights["w"].tolist() == [2.5, 0.0]
 
 
 class Answerer(Actor):
