@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from actors.configs.aggregators import WeightedMeanConfig
-from actors.server.aggregators.base import check_updates
+from actors.server.aggregators.base import check_finite, check_updates, is_finite
 from actors.statedict import StateDict, weighted_mean
 
 
@@ -28,5 +28,11 @@ class WeightedMean:
             NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
             InvalidWeightsError: see `check_updates`.
         """
-        check_updates(updates, weights)
-        return weighted_mean(updates, weights)
+        check_updates(updates, weights, finite=False)
+        result = weighted_mean(updates, weights)
+        # A NaN or an infinity in any update (even one of weight 0: 0 * NaN is NaN)
+        # reaches the mean: one check of the result instead of one per update,
+        # which the server's validation has checked already.
+        if not is_finite(result):
+            check_finite(updates)  # names the update at fault (none: the mean overflowed)
+        return result
