@@ -15,10 +15,13 @@ work.
 
 Each step: data gradient (mean cross-entropy over the batch) + proximal
 gradient, then clipping to `max_grad_norm`, then `torch.optim.SGD` (which adds
-weight decay and momentum). The data are indexed with shuffled index tensors
-drawn from the caller's generator: no DataLoader, and no draw from torch's
-global RNG (layers that draw random numbers themselves, such as dropout, still
-use it).
+weight decay and momentum). Without momentum or weight decay, on the CPU, the
+step is SGD's own arithmetic written out (`p.add_(p.grad, alpha=-lr)`, as
+`torch.optim.SGD` does it there, bit for bit) without the optimizer's wrappers
+(profiler ranges, graph-break guards), which cost more than a small model's step.
+The data are indexed with shuffled index tensors drawn from the caller's
+generator: no DataLoader, and no draw from torch's global RNG (layers that draw
+random numbers themselves, such as dropout, still use it).
 """
 
 from __future__ import annotations
@@ -155,14 +158,24 @@ class LocalSGD:
     ) -> tuple[int, float]:
         params, optimizer = self._reset(config)
         anchor = self._anchored(params) if config.prox_mu > 0 else None
+        plain = (
+            config.momentum == 0 and config.weight_decay == 0 and all(p.device.type == "cpu" for p in params)
+        )
         losses: list[torch.Tensor] = []
         counts: list[int] = []
         for batch in _batches(x.shape[0], config, generator, x.device):
-            optimizer.zero_grad(set_to_none=True)
+            if plain:
+                for p in params:
+                    p.grad = None
+            else:
+                optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(self.model(x.index_select(0, batch)), y.index_select(0, batch))
             loss.backward()  # type: ignore[no-untyped-call]  # torch: Tensor.backward is unannotated
             _finish_gradient(params, anchor, config)
-            optimizer.step()
+            if plain:
+                _plain_step(params, config.lr)
+            else:
+                optimizer.step()
             losses.append(loss.detach())
             counts.append(batch.numel())
         return len(counts), _mean_loss(losses, counts)
@@ -234,6 +247,14 @@ def _batches(
     passes = (torch.randperm(n, generator=generator).to(device) for _ in itertools.count())
     batches = itertools.chain.from_iterable(torch.split(p, config.batch_size) for p in passes)
     return itertools.islice(batches, count)
+
+
+@torch.no_grad()
+def _plain_step(params: list[nn.Parameter], lr: float) -> None:
+    """`torch.optim.SGD(params, lr).step()` on the CPU: what its single-tensor path does."""
+    for p in params:
+        if p.grad is not None:
+            p.add_(p.grad, alpha=-lr)
 
 
 def _finish_gradient(

@@ -31,6 +31,7 @@ from actors.errors import FedActorsError
 from actors.liveness import Heartbeats, Liveness
 from actors.protocol import Cancel, Done, Join, Leave, Relayed, Task, Update
 from actors.server.checkpoint import Checkpointed, Checkpointer
+from actors.server.idle import Roster, SortedNames
 from actors.server.relays import relay_rejection
 from actors.server.stop import StopConfig
 from actors.server.validation import UpdateValidator
@@ -82,8 +83,9 @@ class ServerActor(Checkpointed, Actor):
         self.version = 0
         self.deps = deps
         self.rng = random.Random(deps.seed)
-        self.clients: dict[str, int] = {}
-        self.in_flight: dict[str, int] = {}
+        self._roster = Roster()  # the idle clients, kept as these two change (see `next_client`)
+        self.clients: dict[str, int] = self._roster.clients
+        self.in_flight: dict[str, int] = self._roster.in_flight
         self.done = False
         self.dropped = 0
         self.last_accuracy: float | None = None
@@ -256,14 +258,25 @@ class ServerActor(Checkpointed, Actor):
     def next_client(self, client: str, concurrency: int | None) -> str | None:
         """Who trains next after `client` reported or lost its task: itself, or under
         a concurrency limit a random idle client (seeded), so that every client gets
-        turns; a lost client's work goes to an idle one (None: nobody is idle)."""
-        idle = sorted(c for c in self.clients if c not in self.in_flight)
+        turns; a lost client's work goes to an idle one (None: nobody is idle).
+
+        The idle clients are in name order, as `sorted` gives them, kept so
+        (`actors.server.idle`) rather than sorted on each call."""
+        idle = self._idle()
         alive = client in self.clients
         if concurrency is None:
-            return client if alive else next(iter(idle), None)
+            return client if alive else (idle[0] if idle else None)
         if idle:
             return self.rng.choice(idle)
         return client if alive else None
+
+    def _idle(self) -> SortedNames:
+        """The idle clients; after `clients` or `in_flight` was replaced (a restore), rebuilt from them."""
+        roster = self._roster
+        if self.clients is not roster.clients or self.in_flight is not roster.in_flight:
+            roster = self._roster = Roster(self.clients, self.in_flight)
+            self.clients, self.in_flight = roster.clients, roster.in_flight
+        return roster.idle
 
     def staleness(self, update: Update) -> int:
         """τ: versions the global model moved since the client's base version."""

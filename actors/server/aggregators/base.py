@@ -83,8 +83,11 @@ class CheckedAggregator(Generic[S]):
         raise NotImplementedError
 
 
-def check_updates(updates: Sequence[StateDict], weights: Sequence[float]) -> None:
+def check_updates(updates: Sequence[StateDict], weights: Sequence[float], *, finite: bool = True) -> None:
     """Validate the arguments of `Aggregator.aggregate`.
+
+    With `finite=False` the values are not looked at: an aggregator that checks
+    its result instead calls `check_finite` only when the result is not finite.
 
     Raises:
         NoUpdatesError: `updates` is empty.
@@ -97,8 +100,20 @@ def check_updates(updates: Sequence[StateDict], weights: Sequence[float]) -> Non
         raise NoUpdatesError()
     for index, update in enumerate(updates):
         statedict.check_same_keys_and_shapes(updates[0], update, who=f"update {index}")
-        _check_finite(index, update)
+        if finite:
+            _check_finite(index, update)
     _check_weights(len(updates), weights)
+
+
+def check_finite(updates: Sequence[StateDict]) -> None:
+    """Raise `NonFiniteUpdateError` for the first update (and key) holding NaN or an infinity."""
+    for index, update in enumerate(updates):
+        _check_finite(index, update)
+
+
+def is_finite(tree: StateDict) -> bool:
+    """No floating tensor of `tree` holds NaN or an infinity."""
+    return all(bool(torch.isfinite(t).all()) for t in tree.values() if t.is_floating_point())
 
 
 def _check_finite(index: int, update: StateDict) -> None:

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from actors.lazy import LazyModule
-from actors.server.aggregators.base import AggregatorSettings, CheckedAggregator
+from actors.server.aggregators.base import (
+    AggregatorSettings,
+    CheckedAggregator,
+    check_finite,
+    check_updates,
+    is_finite,
+)
 
 if TYPE_CHECKING:
     from actors import statedict
@@ -32,6 +38,22 @@ class WeightedMeanConfig(AggregatorSettings):
 
 class WeightedMean(CheckedAggregator[WeightedMeanConfig]):
     """Σ w_i Δ_i / Σ w_i, key by key."""
+
+    def aggregate(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
+        """Return the weighted mean of `updates`.
+
+        Raises:
+            NoUpdatesError, StateDictMismatchError, NonFiniteUpdateError,
+            InvalidWeightsError: see `check_updates`.
+        """
+        check_updates(updates, weights, finite=False)
+        result = self.combine(updates, weights)
+        # A NaN or an infinity in any update (even one of weight 0: 0 * NaN is NaN)
+        # reaches the mean: one check of the result instead of one per update,
+        # which the server's validation has checked already.
+        if not is_finite(result):
+            check_finite(updates)  # names the update at fault (none: the mean overflowed)
+        return result
 
     def combine(self, updates: Sequence[StateDict], weights: Sequence[float]) -> StateDict:
         """Return the weighted mean of `updates`."""
