@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
 from actors.actor import Actor, handler
-from actors.client.local_sgd import Evaluation
 from actors.codec import build_message, tree_nbytes
 from actors.errors import DecodeError, FedActorsError
 from actors.liveness import Heartbeats, Liveness
@@ -32,11 +31,11 @@ from actors.messages import Message
 from actors.protocol import Done, Join, Leave, Relayed, Task, Update
 from actors.server.checkpoint import Checkpointed, Checkpointer
 from actors.server.relays import relay_rejection
-from actors.server.stop import StopConfig
 from actors.server.validation import UpdateValidator, ValidationConfig
 from actors.statedict import StateDict, add
+from actors.training import Evaluator, StopConfig
 
-Evaluator = Callable[[StateDict], Evaluation]
+__all__ = ["Evaluator", "ServerActor", "ServerDeps"]  # `Evaluator` is the core's, re-exported
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,8 +52,5 @@ def test_which_role_imports_which_other_role() -> None:
 
 
 KNOWN_ROLE_CROSSINGS: list[tuple[str | None, str | None]] = [
-    ("actors.peer", "actors.client"),  # trainer, behaviour, evaluate: shared training types
-    ("actors.peer", "actors.server"),  # the stop rule
     ("actors.scheduler", "actors.server"),  # edges inherit the servers' bookkeeping: composition instead
-    ("actors.server", "actors.client"),  # evaluate
 ]
