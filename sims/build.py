@@ -28,6 +28,7 @@ from actors.scheduler import (
     HierFavgScheduler,
     RelayConfig,
     RelayScheduler,
+    Scheduler,
 )
 from actors.server import SERVERS, ServerActor, ServerDeps
 from actors.server.base import Evaluator
@@ -114,7 +115,7 @@ class NodeBuilder:
             for actor_id in actor_ids
         ]
         for _, actor in built:
-            if isinstance(actor, ServerActor):
+            if isinstance(actor, ServerActor | Scheduler):  # a scheduler restores its group server
                 actor.resume()
         return built
 
