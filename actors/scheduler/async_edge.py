@@ -122,12 +122,12 @@ class AsyncEdge(Scheduler[AsyncServer]):
         await super().version_made(contributors)
         await self._push_when_due()
 
-    def state(self) -> dict[str, Any]:
+    def owner_state(self) -> dict[str, Any]:
         edge = {"has_model": self._has_model, "base": self._base, "since_push": self._since_push}
         edge["rebases"] = self.rebases
         return {**edge, "losses": list(self._losses)}
 
-    def load_state(self, state: Mapping[str, Any]) -> None:
+    def load_owner_state(self, state: Mapping[str, Any]) -> None:
         self._has_model, self._since_push = bool(state["has_model"]), int(state["since_push"])
         self.rebases = int(state.get("rebases", 0))
         base = state["base"]

@@ -133,8 +133,8 @@ class Scheduler(Actor, Generic[G]):
         self.metrics.record("edge_updated", version=self.group.version, contributors=contributors)
         await self.group.checkpoint_when_due()
 
-    def state(self) -> dict[str, Any]:
+    def owner_state(self) -> dict[str, Any]:
         return {}
 
-    def load_state(self, state: Mapping[str, Any]) -> None:
+    def load_owner_state(self, state: Mapping[str, Any]) -> None:
         pass

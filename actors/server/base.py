@@ -371,12 +371,12 @@ class ServerActor(Actor):
         return type(self if self.owner is None else self.owner).__name__
 
     def _snapshot(self) -> dict[str, Any]:
-        return self.state() if self.owner is None else {**self.state(), **self.owner.state()}
+        return self.state() if self.owner is None else {**self.state(), **self.owner.owner_state()}
 
     def _restore(self, state: Mapping[str, Any]) -> int:
         self.load_state(state)
         if self.owner is not None:
-            self.owner.load_state(state)
+            self.owner.load_owner_state(state)
         return self.version
 
     def _peek_task_id(self) -> int:  # the next task's id (a count is read by taking one: put it back)

@@ -219,11 +219,12 @@ def checked_model(model: StateDict, tree: Mapping[str, torch.Tensor], what: str)
         StateDictMismatchError: other keys or shapes.
         ValueError: another dtype for some key.
     """
-    check_same_keys_and_shapes(model, tree, who=f"{what} in the checkpoint")
-    wrong = sorted(k for k, t in model.items() if tree[k].dtype != t.dtype)
+    candidate = dict(tree)
+    check_same_keys_and_shapes(model, candidate, who=f"{what} in the checkpoint")
+    wrong = sorted(k for k, t in model.items() if candidate[k].dtype != t.dtype)
     if wrong:
         raise ValueError(f"{what} in the checkpoint has other dtypes than the model for {wrong}")
-    return dict(tree)
+    return candidate
 
 
 class Checkpoints:

@@ -78,10 +78,10 @@ class GroupOwner(Protocol):
         """The group's model has a new version (installed already): report, checkpoint."""
         ...
 
-    def state(self) -> dict[str, Any]:
+    def owner_state(self) -> dict[str, Any]:
         """What the owner adds to the group server's checkpoint."""
         ...
 
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what `state()` added (after the server restored its own)."""
+    def load_owner_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what `owner_state()` added (after the server restored its own)."""
         ...
