@@ -34,6 +34,7 @@ from actors.server import SERVERS, ServerActor, ServerDeps
 from actors.server.base import Evaluator
 from actors.server.checkpoint import Checkpointer
 from actors.server.fedasync import FedAsyncConfig
+from actors.server.groups import async_group, rounds_group
 from actors.server.rounds import RoundSettings
 from sims.behaviour import LocalWork, SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
@@ -203,9 +204,10 @@ class NodeBuilder:
         )
         if isinstance(config, HierFavgConfig):
             config = self._cancelling(config)
-            return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
+            rounds = rounds_group(config, self.initial_weights(), deps, group)
+            return HierFavgScheduler(config, rounds, parent, group, fallbacks)
         edge = FedAsyncEdge if isinstance(config.edge, FedAsyncConfig) else FedBuffEdge
-        return edge(config, self.initial_weights(), deps, parent, group, fallbacks)
+        return edge(config, async_group(config, self.initial_weights(), deps), parent, group, fallbacks)
 
     def relays_below(self, node_id: str) -> dict[str, frozenset[str]]:
         """The relays whose `Relayed` `node_id` takes (those below it, and below the schedulers

@@ -27,29 +27,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors.configs.schedulers import AsyncEdgeConfig
-from actors.configs.servers import FedAsyncConfig
+from actors.group import GroupServer
 from actors.protocol import Task, Update
 from actors.scheduler.base import Scheduler
-from actors.server.asynchronous import AsyncServer
-from actors.server.base import ServerDeps
-from actors.server.checkpoint import checked_model
-from actors.server.fedasync import FedAsyncServer
-from actors.server.fedbuff import FedBuffServer
-from actors.statedict import StateDict, add, sub
+from actors.statedict import StateDict, add, checked_model, sub
 
 
-def group_server(config: AsyncEdgeConfig, initial: StateDict, deps: ServerDeps) -> AsyncServer:
-    """The server of the edge's group: FedAsync or FedBuff, as `config.edge` says."""
-    if isinstance(config.edge, FedAsyncConfig):
-        return FedAsyncServer(config.edge, initial, deps)
-    return FedBuffServer(config.edge, initial, deps)
-
-
-class AsyncEdge(Scheduler[AsyncServer]):
+class AsyncEdge(Scheduler[GroupServer]):
     """An asynchronous edge scheduler (see the module docstring): it has a FedAsync or
-    FedBuff server for its group and an uplink.
+    FedBuff server for its group (`actors.server.groups.async_group`) and an uplink.
 
     Args:
+        group: the server of its group, built from the same `config`.
         parent: the server or scheduler above it.
         group_size: its children in the graph (`config.min_clients` wins).
         fallbacks: parents to join in turn if the parent is lost.
@@ -58,15 +47,12 @@ class AsyncEdge(Scheduler[AsyncServer]):
     def __init__(
         self,
         config: AsyncEdgeConfig,
-        initial: StateDict,
-        deps: ServerDeps,
+        group: GroupServer,
         parent: str,
         group_size: int,
         fallbacks: Sequence[str] = (),
     ) -> None:
-        super().__init__(
-            group_server(config, initial, deps), parent, config.min_clients or group_size, fallbacks
-        )
+        super().__init__(group, parent, config.min_clients or group_size, fallbacks)
         self.push_every = config.push_every
         self._open_task: Task | None = None
         self._pushed: StateDict | None = None

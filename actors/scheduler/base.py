@@ -1,19 +1,20 @@
 """What an aggregating scheduler is: an actor that has a server for its group and an uplink.
 
-The group server (`actors.server`: synchronous rounds for HierFAVG, FedAsync or
-FedBuff for an asynchronous edge) does everything a server does for the
-children: joins, tasks, updates, relays, heartbeats, checkpoints. The scheduler
-is its `owner` (`actors.server.deps.GroupOwner`): it sees the group's events
-first, reports each group version up instead of evaluating it, and takes the
-parent's side of the conversation through its `Uplink`: the parent's tasks,
-its `Leave` (the run is over: the group leaves too) and its loss (re-homing).
+The group server (synchronous rounds for HierFAVG, FedAsync or FedBuff for an
+asynchronous edge) does everything a server does for the children: joins,
+tasks, updates, relays, heartbeats, checkpoints. The scheduler is its `owner`
+(`actors.group.GroupOwner`): it sees the group's events first, reports each
+group version up instead of evaluating it, and takes the parent's side of the
+conversation through its `Uplink`: the parent's tasks, its `Leave` (the run is
+over: the group leaves too) and its loss (re-homing).
+
+The group server is made by the node's builder (`actors.server.groups`, called
+by `sims.build`) and handed to the scheduler, which uses it through the core's
+`actors.group.GroupServer`: a scheduler imports no server, and servers import
+no scheduler (`tests/architecture/test_imports.py`).
 
 The node gives the scheduler its name, context, clock, logger and metrics at
 `spawn`; the group server gets the same ones, so both act as one actor.
-
-This is the one place a role imports another (`tests/architecture/test_imports.py`):
-a scheduler builds its group server from `actors.server`'s algorithms and
-composes it; it inherits nothing from them, and servers never import schedulers.
 """
 
 from __future__ import annotations
@@ -22,21 +23,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from actors.actor import Actor, handler
+from actors.group import GroupServer
 from actors.protocol import Cancel, Join, Leave, Relayed, Task, Update
 from actors.scheduler.uplink import Uplink
-from actors.server.base import ServerActor
 from actors.statedict import StateDict
 
 # What the node sets on an actor at `spawn` (the annotated attributes of `Actor`): passed on to the group.
 _INJECTED = frozenset(name for name in Actor.__annotations__ if not name.startswith("_"))
-G = TypeVar("G", bound=ServerActor)
+G = TypeVar("G", bound=GroupServer)
 
 
 class Scheduler(Actor, Generic[G]):
     """A parent to its group and a client to its parent (see the module docstring).
 
     Args:
-        group: the server of its group (the scheduler becomes its owner).
+        group: the server of its group (`actors.server.groups`; the scheduler becomes its owner).
         parent: the server or scheduler above it.
         group_size: its children to wait for before joining the parent.
         fallbacks: parents to join in turn if the parent is lost.
@@ -57,8 +58,8 @@ class Scheduler(Actor, Generic[G]):
         return self.uplink.parent
 
     def resume(self) -> bool:
-        """Restore the group server (and what the scheduler adds) from the checkpoint; see
-        `ServerActor.resume`."""
+        """Restore the group server (and what the scheduler adds) from the checkpoint
+        (`owner_state`); False when there is nothing to restore."""
         return self.group.resume()
 
     async def on_start(self) -> None:

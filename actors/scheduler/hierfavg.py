@@ -18,10 +18,9 @@ import math
 from collections.abc import Sequence
 
 from actors.configs.schedulers import HierFavgConfig
+from actors.group import RoundsGroup
 from actors.protocol import Task, Update
 from actors.scheduler.base import Scheduler
-from actors.server.base import ServerDeps
-from actors.server.rounds import SyncRoundsServer
 from actors.statedict import StateDict, add
 
 
@@ -43,29 +42,28 @@ class _EdgeRounds:
         )
 
 
-class HierFavgScheduler(Scheduler[SyncRoundsServer]):
+class HierFavgScheduler(Scheduler[RoundsGroup]):
     """A HierFAVG edge scheduler (see the module docstring): it has a group server of
-    synchronous rounds (`SyncRoundsServer`, κ1 local rounds per task) and an uplink.
+    synchronous rounds (`actors.server.groups.rounds_group`; κ1 local rounds per task,
+    which it sets) and an uplink.
 
     Args:
+        group: the server of its group, built from the same `config`.
         parent: the server or scheduler above it.
-        group_size: its children in the graph.
+        group_size: its children in the graph (`config.min_clients` wins).
         fallbacks: parents to join in turn if the parent is lost.
     """
 
     def __init__(
         self,
         config: HierFavgConfig,
-        initial: StateDict,
-        deps: ServerDeps,
+        group: RoundsGroup,
         parent: str,
         group_size: int,
         fallbacks: Sequence[str] = (),
     ) -> None:
-        min_clients = config.min_clients or group_size
-        group = SyncRoundsServer(config.model_copy(update={"min_clients": min_clients}), initial, deps)
         group.local_rounds = config.kappa1
-        super().__init__(group, parent, min_clients, fallbacks)
+        super().__init__(group, parent, config.min_clients or group_size, fallbacks)
         self.kappa2 = config.kappa2
         self._tasks: asyncio.Queue[Task] = asyncio.Queue()
 

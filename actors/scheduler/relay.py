@@ -24,8 +24,7 @@ from actors.liveness import Heartbeats, Liveness, ParentLink
 from actors.logs import sampled
 from actors.messages import Message
 from actors.protocol import Join, Leave, Relayed, Update
-from actors.server.relays import Relays, relay_rejection
-from actors.server.validation import Rejection
+from actors.relays import Rejection, Relays, relay_rejection
 
 
 class RelayScheduler(Actor):
@@ -36,7 +35,7 @@ class RelayScheduler(Actor):
         fallbacks: parents to join in turn if the parent is lost.
         heartbeats: watch the parent and the children (None: never).
         relays: the relays below it whose `Relayed` it passes up, each with the
-            children it may speak for (None: anyone's; see `actors.server.relays`).
+            children it may speak for (None: anyone's; see `actors.relays`).
     """
 
     def __init__(

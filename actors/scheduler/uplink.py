@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from actors.errors import FedActorsError
+from actors.group import GroupServer
 from actors.liveness import ParentLink
 from actors.protocol import Join
-from actors.server.base import ServerActor
 
 
 class Uplink:
@@ -33,7 +33,7 @@ class Uplink:
     """
 
     def __init__(
-        self, group: ServerActor, parent: str, group_size: int, fallbacks: Sequence[str] = ()
+        self, group: GroupServer, parent: str, group_size: int, fallbacks: Sequence[str] = ()
     ) -> None:
         self.group = group
         self.link = ParentLink(parent, fallbacks)

@@ -29,12 +29,12 @@ from actors.errors import DecodeError, FedActorsError
 from actors.liveness import Liveness
 from actors.messages import Message
 from actors.protocol import Done, Join, Leave, Relayed, Task, Update
-from actors.server.checkpoint import Checkpoints, checked_model
+from actors.relays import relay_rejection
+from actors.server.checkpoint import Checkpoints
 from actors.server.deps import GroupOwner, ServerDeps
-from actors.server.relays import relay_rejection
 from actors.server.state_checks import accuracy, client_samples, counter, elapsed_seconds, rng_state
 from actors.server.validation import UpdateValidator, ValidationConfig
-from actors.statedict import StateDict, add
+from actors.statedict import StateDict, add, checked_model
 from actors.training import Evaluator
 
 __all__ = [

@@ -36,13 +36,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
-import torch
 
 from actors.codec import decode_tree, encode_tree
 from actors.configs.servers import CheckpointConfig
 from actors.errors import DecodeError, EncodeError, FedActorsError
 from actors.server.errors import CheckpointError
-from actors.statedict import StateDict, check_same_keys_and_shapes
+from actors.statedict import checked_model as checked_model  # moved to `actors.statedict`: exported here
 
 if TYPE_CHECKING:
     from actors.actor import Actor
@@ -210,21 +209,6 @@ class Checkpointer:
 
 
 # -- the component a server has ----------------------------------------------------
-
-
-def checked_model(model: StateDict, tree: Mapping[str, torch.Tensor], what: str) -> StateDict:
-    """`tree` as a state dict with `model`'s keys, shapes and dtypes.
-
-    Raises:
-        StateDictMismatchError: other keys or shapes.
-        ValueError: another dtype for some key.
-    """
-    candidate = dict(tree)
-    check_same_keys_and_shapes(model, candidate, who=f"{what} in the checkpoint")
-    wrong = sorted(k for k, t in model.items() if candidate[k].dtype != t.dtype)
-    if wrong:
-        raise ValueError(f"{what} in the checkpoint has other dtypes than the model for {wrong}")
-    return candidate
 
 
 class Checkpoints:

@@ -22,9 +22,8 @@ from actors.configs.servers import FedBuffConfig
 from actors.protocol import Update
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
-from actors.server.checkpoint import checked_model
 from actors.server.optimizers import build_server_optimizer
-from actors.statedict import StateDict, scale, weighted_mean
+from actors.statedict import StateDict, checked_model, scale, weighted_mean
 
 
 def buffered_delta(deltas: list[StateDict], weights: list[float], buffer_size: int) -> StateDict:

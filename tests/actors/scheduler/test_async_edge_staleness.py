@@ -10,6 +10,7 @@ from actors.protocol import Task, Update
 from actors.scheduler import AsyncEdgeConfig, FedAsyncEdge
 from actors.server.base import ServerDeps
 from actors.server.fedasync import FedAsyncConfig
+from actors.server.groups import async_group
 
 
 def model(value: float) -> dict[str, torch.Tensor]:
@@ -31,7 +32,7 @@ def update(base_version: int, value: float) -> Update:
 async def test_a_rebase_on_the_parents_model_is_its_own_event_and_not_an_edge_version() -> None:
     sink = ListSink()
     config = AsyncEdgeConfig(edge=FedAsyncConfig(alpha=0.5), push_every=1)
-    edge = FedAsyncEdge(config, model(0.0), ServerDeps(None, None), "server", 1)
+    edge = FedAsyncEdge(config, async_group(config, model(0.0), ServerDeps(None, None)), "server", 1)
     node = Node("n", sink=sink)
     node.spawn(Parent(), "server")
     node.spawn(edge, "sched-0")

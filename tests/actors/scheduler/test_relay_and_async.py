@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from actors.relays import relay_rejection
 from actors.scheduler import FedAsyncEdge, HierFavgScheduler, RelayScheduler
 from actors.server import FedAvgServer
-from actors.server.relays import relay_rejection
 from tests.actors.scheduler.test_hierfavg import COMMON
 from tests.sims.built_run import run_and_keep
 

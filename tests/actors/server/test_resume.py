@@ -24,6 +24,7 @@ from actors.server.checkpoint import CheckpointConfig, Checkpointer, read_checkp
 from actors.server.errors import CheckpointError
 from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
 from actors.server.fedbuff import FedBuffConfig, FedBuffServer
+from actors.server.groups import async_group
 from actors.server.optimizers import FedAdamConfig
 from actors.statedict import StateDict
 from tests.actors.server.test_checkpoint import assert_same_tree
@@ -131,17 +132,15 @@ async def test_a_restored_async_edge_rebases_on_its_parents_next_task_keeping_it
     tmp_path: Path,
 ) -> None:
     config = AsyncEdgeConfig(edge=FedBuffConfig(buffer_size=1), push_every=5)
-    edge = FedBuffEdge(
-        config, initial(), ServerDeps(None, None, checkpoint=checkpointer(tmp_path)), "server", 1
-    )
+    deps = ServerDeps(None, None, checkpoint=checkpointer(tmp_path))
+    edge = FedBuffEdge(config, async_group(config, initial(), deps), "server", 1)
     Node("n", sink=ListSink()).spawn(edge, "sched-0")
     first = {"w": torch.tensor([10.0], dtype=torch.float64)}
     await edge.parent_task(Task(1, 3, first, True))
     await edge.group.apply("client-0", delta(0.5, 1, 0), 0)  # edge version 1, not pushed yet
 
-    restored = FedBuffEdge(
-        config, initial(), ServerDeps(None, None, checkpoint=checkpointer(tmp_path, True)), "server", 1
-    )
+    deps = ServerDeps(None, None, checkpoint=checkpointer(tmp_path, True))
+    restored = FedBuffEdge(config, async_group(config, initial(), deps), "server", 1)
     assert restored.resume() is True
     Node("n2", sink=ListSink()).spawn(restored, "sched-0")
     await restored.parent_task(Task(2, 7, {"w": torch.tensor([20.0], dtype=torch.float64)}, True))
