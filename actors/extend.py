@@ -23,14 +23,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from actors.client.local_sgd import (
-    Evaluation,
-    TrainingInputError,
-    TrainResult,
-    evaluate,
-    local_train,
-)
-from actors.client.trainer import TorchTrainer, Trainer
+from actors.client.local_sgd import TrainingInputError, evaluate, local_train
+from actors.client.trainer import TorchTrainer
 from actors.configs.client import TrainConfig
 from actors.configs.servers import CustomServerConfig
 from actors.protocol import Update
@@ -38,6 +32,7 @@ from actors.server.aggregators.base import Aggregator, check_updates
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
 from actors.statedict import StateDict, add_scaled, flatten, unflatten
+from actors.training import Evaluation, Trainer, TrainResult
 
 
 class StalenessFunction(Protocol):

@@ -222,3 +222,18 @@ def check_same_keys_and_shapes(reference: StateDict, other: Mapping[str, torch.T
     for key, tensor in reference.items():
         if other[key].shape != tensor.shape:
             raise StateDictMismatchError(who, key, tuple(tensor.shape), tuple(other[key].shape))
+
+
+def checked_model(model: StateDict, tree: Mapping[str, torch.Tensor], what: str) -> StateDict:
+    """`tree`, read from a checkpoint, as a state dict with `model`'s keys, shapes and dtypes.
+
+    Raises:
+        StateDictMismatchError: other keys or shapes.
+        ValueError: another dtype for some key.
+    """
+    candidate = dict(tree)
+    check_same_keys_and_shapes(model, candidate, who=f"{what} in the checkpoint")
+    wrong = sorted(k for k, t in model.items() if candidate[k].dtype != t.dtype)
+    if wrong:
+        raise ValueError(f"{what} in the checkpoint has other dtypes than the model for {wrong}")
+    return candidate

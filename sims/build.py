@@ -31,10 +31,12 @@ from actors.scheduler import (
     HierFavgScheduler,
     RelayConfig,
     RelayScheduler,
+    Scheduler,
 )
 from actors.server import SERVERS, ServerActor, ServerDeps
 from actors.server.base import Evaluator
 from actors.server.checkpoint import Checkpointer
+from actors.server.groups import async_group, rounds_group
 from sims.behaviour import LocalWork, SimLinks, build_behaviours
 from sims.data.federated import FederatedData, build_federated_data
 from sims.models import build_model
@@ -114,7 +116,7 @@ class NodeBuilder:
             for actor_id in actor_ids
         ]
         for _, actor in built:
-            if isinstance(actor, ServerActor):
+            if isinstance(actor, ServerActor | Scheduler):  # a scheduler restores its group server
                 actor.resume()
         return built
 
@@ -192,12 +194,14 @@ class NodeBuilder:
     def _hierfavg(self, config: HierFavgConfig, node: GraphNode, parent: str) -> Actor:
         group, fallbacks = len(self.graph.children_of(node.id)), self.fallbacks(node.id)
         config, deps = self._cancelling(config), self._scheduler_deps(node)
-        return HierFavgScheduler(config, self.initial_weights(), deps, parent, group, fallbacks)
+        rounds = rounds_group(config, self.initial_weights(), deps, group)
+        return HierFavgScheduler(config, rounds, parent, group, fallbacks)
 
     def _async_edge(self, config: AsyncEdgeConfig, node: GraphNode, parent: str) -> Actor:
         group, fallbacks = len(self.graph.children_of(node.id)), self.fallbacks(node.id)
         edge = ASYNC_EDGES[type(config.edge)]
-        return edge(config, self.initial_weights(), self._scheduler_deps(node), parent, group, fallbacks)
+        server = async_group(config, self.initial_weights(), self._scheduler_deps(node))
+        return edge(config, server, parent, group, fallbacks)
 
     def _scheduler_deps(self, node: GraphNode) -> ServerDeps:
         # Its subtree, and the subtrees of the schedulers that fall back on it.

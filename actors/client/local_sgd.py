@@ -30,7 +30,6 @@ import functools
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +37,17 @@ from torch import nn
 
 from actors.configs.client import TrainConfig
 from actors.errors import FedActorsError
+from actors.training import Evaluation, TrainResult
+
+__all__ = [  # `Evaluation`, `TrainResult` and `TrainConfig` live in the core, re-exported here
+    "Evaluation",
+    "LocalSGD",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingInputError",
+    "evaluate",
+    "local_train",
+]
 
 
 class TrainingInputError(FedActorsError):
@@ -54,31 +64,6 @@ class TrainingInputError(FedActorsError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"{what}: expected {expected}, got {actual}")
-
-
-@dataclass(frozen=True, slots=True)
-class TrainResult:
-    """What one call of `local_train` did.
-
-    Attributes:
-        num_samples: size of the local dataset (the client's FedAvg weight).
-        num_steps: SGD steps taken.
-        mean_loss: mean cross-entropy over every sample seen during training,
-            each at the weights of its step (the proximal term is not included).
-    """
-
-    num_samples: int
-    num_steps: int
-    mean_loss: float
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """Mean cross-entropy and accuracy of a model on a dataset."""
-
-    loss: float
-    accuracy: float
-    num_samples: int
 
 
 def local_train(

@@ -1,4 +1,4 @@
-"""What a client trains with: the `Trainer` interface and its torch implementation.
+"""What a client trains with: the `Trainer` interface (`actors.training`) and its torch implementation.
 
 The node injects a trainer into each client: the model, the client's local data
 and its training settings. A user's own trainer (named `module:attr` in the
@@ -10,37 +10,17 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
 
 import torch
 from torch import nn
 
-from actors.client.local_sgd import Evaluation, LocalSGD, TrainResult, evaluate
+from actors.client.local_sgd import LocalSGD, evaluate
 from actors.client.model_state import ModelState
 from actors.configs.client import TrainConfig
 from actors.statedict import StateDict
+from actors.training import Evaluation, Trainer, TrainResult
 
-
-class Trainer(Protocol):
-    """Local training and evaluation on one client's data."""
-
-    @property
-    def num_samples(self) -> int:
-        """Training samples this client holds (its aggregation weight)."""
-        ...
-
-    def fit(self, weights: StateDict, epochs: int | None = None) -> tuple[StateDict, TrainResult]:
-        """Train from `weights`; return the trained weights (fresh tensors) and the result.
-
-        A trainer that also takes `steps` (keyword, partial work finer than an
-        epoch) is called `fit(weights, steps=k)` when a straggler's deadline
-        allows only k steps; one without it then gets `fit(weights, 1)`.
-        """
-        ...
-
-    def evaluate(self, weights: StateDict) -> Evaluation:
-        """Loss and accuracy of `weights` on this trainer's evaluation data."""
-        ...
+__all__ = ["TorchTrainer", "Trainer", "task_seed"]  # `Trainer` is the core's, re-exported
 
 
 class TorchTrainer:

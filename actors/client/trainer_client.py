@@ -17,14 +17,19 @@ import inspect
 from collections.abc import Sequence
 
 from actors.actor import Actor, handler
-from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, WorkPlan, take_planned_time
-from actors.client.local_sgd import TrainResult
-from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
 from actors.errors import FedActorsError
 from actors.liveness import Heartbeats, Liveness, ParentLink
 from actors.protocol import Cancel, Evaluate, Evaluation, Join, Leave, Task, Update
 from actors.statedict import StateDict, sub
+from actors.training import (
+    AsFastAsPossible,
+    ClientBehaviour,
+    Trainer,
+    TrainResult,
+    WorkPlan,
+    take_planned_time,
+)
 
 
 def _fit(

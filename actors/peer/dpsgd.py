@@ -37,13 +37,12 @@ import asyncio
 from collections import defaultdict
 
 from actors.actor import Actor, handler
-from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
-from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
 from actors.configs.peers import DpsgdConfig
 from actors.errors import FedActorsError
 from actors.protocol import Gossip, Leave, PeerReport, Snapshot
 from actors.statedict import StateDict, add, sub, weighted_mean
+from actors.training import AsFastAsPossible, ClientBehaviour, Trainer, take_planned_time
 
 
 class DpsgdPeer(Actor):

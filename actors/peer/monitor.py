@@ -19,18 +19,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
 
 import torch
 
 from actors.actor import Actor, handler
-from actors.client.local_sgd import Evaluation
 from actors.errors import FedActorsError
 from actors.protocol import Done, Leave, PeerReport, Snapshot
-from actors.server.stop import StopConfig
 from actors.statedict import StateDict, is_floating, mean
-
-Evaluator = Callable[[StateDict], Evaluation]
+from actors.training import Evaluator, StopConfig
 
 
 def consensus_distance(models: list[StateDict]) -> tuple[StateDict, float]:

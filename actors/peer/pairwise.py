@@ -32,14 +32,13 @@ from __future__ import annotations
 import random
 
 from actors.actor import Actor, handler
-from actors.client.behaviour import AsFastAsPossible, ClientBehaviour, take_planned_time
-from actors.client.trainer import Trainer
 from actors.codec import tree_nbytes
 from actors.configs.peers import PairwiseConfig
 from actors.errors import FedActorsError
 from actors.messages import Ack
 from actors.protocol import Leave, PeerReport, PushPull, Snapshot
 from actors.statedict import StateDict, add, sub, weighted_mean
+from actors.training import AsFastAsPossible, ClientBehaviour, Trainer, take_planned_time
 
 
 def pair_average(asker: StateDict, answerer: StateDict) -> StateDict:

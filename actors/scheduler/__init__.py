@@ -7,6 +7,7 @@ relay      forward only
 
 from actors.configs.schedulers import AsyncEdgeConfig, HierFavgConfig, RelayConfig
 from actors.scheduler.async_edge import FedAsyncEdge, FedBuffEdge
+from actors.scheduler.base import Scheduler
 from actors.scheduler.hierfavg import HierFavgScheduler
 from actors.scheduler.relay import RelayScheduler
 
@@ -18,4 +19,5 @@ __all__ = [
     "HierFavgScheduler",
     "RelayConfig",
     "RelayScheduler",
+    "Scheduler",
 ]

@@ -18,10 +18,9 @@ import math
 from collections.abc import Sequence
 
 from actors.configs.schedulers import HierFavgConfig
+from actors.group import RoundsGroup
 from actors.protocol import Task, Update
-from actors.scheduler.uplink import Uplink
-from actors.server.base import ServerDeps
-from actors.server.rounds import SyncRoundsServer
+from actors.scheduler.base import Scheduler
 from actors.statedict import StateDict, add
 
 
@@ -43,38 +42,34 @@ class _EdgeRounds:
         )
 
 
-class HierFavgScheduler(Uplink, SyncRoundsServer):
-    """A HierFAVG edge scheduler (see the module docstring).
+class HierFavgScheduler(Scheduler[RoundsGroup]):
+    """A HierFAVG edge scheduler (see the module docstring): it has a group server of
+    synchronous rounds (`actors.server.groups.rounds_group`; κ1 local rounds per task,
+    which it sets) and an uplink.
 
     Args:
+        group: the server of its group, built from the same `config`.
         parent: the server or scheduler above it.
-        group_size: its children in the graph.
+        group_size: its children in the graph (`config.min_clients` wins).
         fallbacks: parents to join in turn if the parent is lost.
     """
 
     def __init__(
         self,
         config: HierFavgConfig,
-        initial: StateDict,
-        deps: ServerDeps,
+        group: RoundsGroup,
         parent: str,
         group_size: int,
         fallbacks: Sequence[str] = (),
     ) -> None:
-        min_clients = config.min_clients or group_size
-        super().__init__(config.model_copy(update={"min_clients": min_clients}), initial, deps)
-        self.init_uplink(parent, min_clients, fallbacks)
-        self.local_rounds = config.kappa1
+        group.local_rounds = config.kappa1
+        super().__init__(group, parent, config.min_clients or group_size, fallbacks)
         self.kappa2 = config.kappa2
         self._tasks: asyncio.Queue[Task] = asyncio.Queue()
 
     async def on_start(self) -> None:
         await super().on_start()
         self.start_task(self._serve(), "edge-rounds")
-
-    async def client_joined(self, client: str) -> None:
-        await super().client_joined(client)
-        await self.join_parent_when_ready()
 
     async def parent_task(self, task: Task) -> None:
         self._tasks.put_nowait(task)
@@ -84,31 +79,28 @@ class HierFavgScheduler(Uplink, SyncRoundsServer):
             self._tasks.get_nowait()
 
     async def _serve(self) -> None:
-        while not self.done:
+        while not self.group.done:
             task = await self._tasks.get()
             await self._edge_rounds(task)
 
     async def _edge_rounds(self, task: Task) -> None:
-        started, parent = self.clock.now(), self.parent
-        self.params = task.weights
+        started, parent, group = self.clock.now(), self.parent, self.group
+        group.params = task.weights
         result = _EdgeRounds()
         for _ in range(self.kappa2):
-            updates = await self.run_round()
-            if self.done:
+            updates = await group.run_round()
+            if group.done:
                 return
-            delta = None if updates is None else self.mean_delta(updates)
+            delta = None if updates is None else group.mean_delta(updates)
             if updates is None or delta is None:
                 continue
             result.add(delta, updates)
-            self.params = add(self.params, delta)
-            self.version += 1
-            self.metrics.record("edge_updated", version=self.version, contributors=len(updates))
-            await self.checkpoint_when_due()
+            await group.new_version(add(group.params, delta), len(updates))  # `version_made`: edge_updated
         if result.total is None or parent != self.parent:
             reason = "no_edge_round_succeeded" if result.total is None else "parent_lost"
             self.metrics.record("edge_report_skipped", task=task.task_id, reason=reason)
             return
-        payload = result.total if task.want_delta else self.params
+        payload = result.total if task.want_delta else group.params
         update = Update(
             task.task_id, task.version, payload, task.want_delta, sum(result.samples.values()),
             result.loss, self.clock.now() - started,

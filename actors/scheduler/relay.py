@@ -22,8 +22,7 @@ from actors.errors import FedActorsError
 from actors.liveness import Heartbeats, Liveness, ParentLink
 from actors.logs import sampled
 from actors.protocol import Join, Leave, Relayed, Update
-from actors.server.relays import Relays, relay_rejection
-from actors.server.validation import Rejection
+from actors.relays import Rejection, Relays, relay_rejection
 
 
 class RelayScheduler(Actor):
@@ -34,7 +33,7 @@ class RelayScheduler(Actor):
         fallbacks: parents to join in turn if the parent is lost.
         heartbeats: watch the parent and the children (None: never).
         relays: the relays below it whose `Relayed` it passes up, each with the
-            children it may speak for (None: anyone's; see `actors.server.relays`).
+            children it may speak for (None: anyone's; see `actors.relays`).
     """
 
     def __init__(

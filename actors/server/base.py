@@ -19,63 +19,33 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 from actors.actor import Actor, handler
-from actors.client.local_sgd import Evaluation
 from actors.codec import tree_nbytes
 from actors.configs.servers import ValidationConfig
 from actors.errors import FedActorsError
-from actors.liveness import Heartbeats, Liveness
+from actors.liveness import Liveness
 from actors.protocol import Cancel, Done, Join, Leave, Relayed, Task, Update
-from actors.server.checkpoint import Checkpointed, Checkpointer
+from actors.relays import relay_rejection
+from actors.server.checkpoint import Checkpoints
+from actors.server.deps import GroupOwner, ServerDeps
 from actors.server.idle import Roster, SortedNames
-from actors.server.relays import relay_rejection
-from actors.server.stop import StopConfig
+from actors.server.state_checks import accuracy, client_samples, counter, elapsed_seconds, rng_state
 from actors.server.validation import UpdateValidator
-from actors.statedict import StateDict, add
+from actors.statedict import StateDict, add, checked_model
+from actors.training import Evaluator
 
-Evaluator = Callable[[StateDict], Evaluation]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerDeps:
-    """What the node injects into a server.
-
-    Attributes:
-        evaluator: scores the global model on the held-out test set (None: never).
-        stop: the stopping rule (None: the run's end comes from elsewhere, as
-            for a scheduler, which stops when its parent says).
-        seed: seeds the server's own random choices (client sampling).
-        recorder: actor told `Done` when the run ends (None: nobody).
-        eval_every: evaluate the global model every this many versions.
-        expected_clients: the only actors whose `Join` and `Update` are taken
-            (the server's children in the topology); None: anyone's.
-        heartbeats: heartbeat the children and forget the silent ones (None: never).
-        checkpoint: writes the server's state when due, and restores it on
-            resume (`resume()`); None: never (simulations).
-        relays: the only actors whose `Relayed` is taken (the relays below this
-            server in the topology), each with the children it may speak for;
-            None: anyone's, for anyone.
-        train_evaluator: scores the global model on the clients' training data
-            (or a fixed sample of it) at each evaluation; None: never.
-    """
-
-    evaluator: Evaluator | None
-    stop: StopConfig | None
-    seed: int = 0
-    recorder: str | None = None
-    eval_every: int = 1
-    expected_clients: frozenset[str] | None = None
-    heartbeats: Heartbeats | None = None
-    checkpoint: Checkpointer | None = None
-    relays: Mapping[str, frozenset[str]] | None = None
-    train_evaluator: Evaluator | None = None
+__all__ = [
+    "Evaluator",
+    "ServerActor",
+    "ServerDeps",
+]  # `Evaluator` and `ServerDeps` live elsewhere, re-exported
 
 
-class ServerActor(Checkpointed, Actor):
+class ServerActor(Actor):
     """Shared server bookkeeping; see the module docstring."""
 
     def __init__(self, initial: StateDict, deps: ServerDeps) -> None:
@@ -92,7 +62,10 @@ class ServerActor(Checkpointed, Actor):
         self.via: dict[str, str] = {}  # child -> the relay its messages come through
         self._task_ids = itertools.count(1)
         self._started_at = 0.0
-        self.liveness = Liveness(self, deps.heartbeats, self.peer_lost) if deps.heartbeats else None
+        self._resumed_elapsed_s: float | None = None
+        self.owner: GroupOwner | None = None  # the scheduler that has it for its group (`deps`)
+        self.checkpoints = Checkpoints(deps.checkpoint)  # when its `state()` goes to disk
+        self.liveness = Liveness(self, deps.heartbeats, self._lost) if deps.heartbeats else None
 
     # -- hooks for the algorithms -------------------------------------------------
 
@@ -111,7 +84,9 @@ class ServerActor(Checkpointed, Actor):
 
     async def on_start(self) -> None:
         self._started_at = self.clock.now()
-        self.record_resumed()
+        if self._resumed_elapsed_s is not None:  # run time counts the time before the crash too
+            self._started_at -= self._resumed_elapsed_s
+            self.metrics.record("run_resumed", version=self.version, elapsed_s=self._resumed_elapsed_s)
         if self.liveness is not None:
             for client in sorted(self.clients):  # restored: those that never come back are lost
                 self.liveness.watch(client)
@@ -139,13 +114,16 @@ class ServerActor(Checkpointed, Actor):
         self.clients[sender] = msg.num_samples
         self.metrics.record("client_joined", client=sender, num_samples=msg.num_samples)
         if not self.done:
-            await self.client_joined(sender)
+            await (self.client_joined(sender) if self.owner is None else self.owner.child_joined(sender))
 
     @handler
     async def on_leave(self, msg: Leave, sender: str) -> None:
         """A child leaves the run (its work is lost with it)."""
         if sender in self.clients and sender not in self.via:
             await self.lose_client(sender, msg.reason or "left")
+
+    async def _lost(self, peer: str) -> None:  # heartbeats: the owner decides first
+        await (self.peer_lost(peer) if self.owner is None else self.owner.peer_lost(peer))
 
     async def peer_lost(self, peer: str) -> None:
         """Heartbeats: `peer` fell silent (a client, or a relay with the clients behind it)."""
@@ -177,7 +155,8 @@ class ServerActor(Checkpointed, Actor):
             return
         del self.in_flight[sender]
         try:
-            await self.update_arrived(sender, msg, msg.weights)
+            arrived = self.update_arrived if self.owner is None else self.owner.update_arrived
+            await arrived(sender, msg, msg.weights)
         except Exception as exc:  # the client's slot is freed already: going on would stall the run
             self.log.exception("update_failed", client=sender)
             self.context.fail(self.name, "update_arrived", exc)
@@ -318,6 +297,9 @@ class ServerActor(Checkpointed, Actor):
         """Install `params` as the next version, evaluate when due, and stop when the rule says."""
         self.params = params
         self.version += 1
+        if self.owner is not None:  # a group's version: the scheduler reports it up
+            await self.owner.version_made(contributors)
+            return
         self.metrics.record("model_updated", version=self.version, contributors=contributors)
         if self.version % self.deps.eval_every == 0:
             await self.evaluate()
@@ -354,6 +336,62 @@ class ServerActor(Checkpointed, Actor):
                 await self.send_child(client, Leave(reason))
             except FedActorsError as exc:
                 self.log.debug("leave_not_sent", client=client, reason=str(exc))
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint holds (extended with `super()`): containers copied, tensors shared."""
+        return {
+            "class": self._kind(),
+            "version": self.version,
+            "params": dict(self.params),
+            "rng": self.rng.getstate(),
+            "clients": dict(self.clients),
+            "next_task_id": self._peek_task_id(),
+            "dropped": self.dropped,
+            "last_accuracy": self.last_accuracy,
+            "elapsed_s": self.clock.now() - self._started_at,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what `state()` returned (before the actor starts), checked as an update is.
+
+        Raises:
+            ValueError: the model's dtypes differ, or a field is out of range (named).
+            StateDictMismatchError: its model has other keys or shapes.
+            KeyError, TypeError: a field is missing or malformed.
+        """
+        self.params = checked_model(self.params, state["params"], "the model")
+        self.version = counter(state, "version", 0)
+        self.rng.setstate(rng_state(state["rng"]))
+        self.clients = client_samples(state["clients"])
+        self._task_ids = itertools.count(counter(state, "next_task_id", 1))
+        self.dropped = counter(state, "dropped", 0)
+        self.last_accuracy = accuracy(state["last_accuracy"])
+        self._resumed_elapsed_s = elapsed_seconds(state["elapsed_s"])
+
+    def resume(self) -> bool:
+        """Restore from the checkpoint when the run resumes (see `Checkpoints.restore`)."""
+        return self.checkpoints.restore(self._kind(), self._restore)
+
+    async def checkpoint_when_due(self) -> None:
+        """Write a checkpoint if one is due (see `Checkpoints.write_when_due`)."""
+        await self.checkpoints.write_when_due(self, self.version, self._snapshot)
+
+    def _kind(self) -> str:  # the class a checkpoint names: the owner's, for a scheduler's group
+        return type(self if self.owner is None else self.owner).__name__
+
+    def _snapshot(self) -> dict[str, Any]:
+        return self.state() if self.owner is None else {**self.state(), **self.owner.owner_state()}
+
+    def _restore(self, state: Mapping[str, Any]) -> int:
+        self.load_state(state)
+        if self.owner is not None:
+            self.owner.load_owner_state(state)
+        return self.version
+
+    def _peek_task_id(self) -> int:  # the next task's id (a count is read by taking one: put it back)
+        upcoming = next(self._task_ids)
+        self._task_ids = itertools.count(upcoming)
+        return upcoming
 
     @cached_property
     def validator(self) -> UpdateValidator:

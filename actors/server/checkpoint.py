@@ -1,6 +1,6 @@
 """Checkpoints: a server's or scheduler's state on disk, written atomically, read back on resume.
 
-What a checkpoint holds (`Checkpointed.state`, extended by each algorithm):
+What a checkpoint holds (`ServerActor.state`, extended by each algorithm):
 the global model, its version, the seeded generator's state, the clients that
 joined (with their sample counts), the next task id, the dropped count, the
 last accuracy and the run time so far; FedAvg and FedBuff add their server
@@ -26,9 +26,7 @@ versions and the applied updates agree after any crash.
 
 from __future__ import annotations
 
-import itertools
 import os
-import random
 import struct
 import time
 import zlib
@@ -38,18 +36,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
-import torch
 
 from actors.codec import decode_tree, encode_tree
 from actors.configs.servers import CheckpointConfig
 from actors.errors import DecodeError, EncodeError, FedActorsError
 from actors.server.errors import CheckpointError
-from actors.server.state_checks import accuracy, client_samples, counter, elapsed_seconds, rng_state
-from actors.statedict import StateDict, check_same_keys_and_shapes
+from actors.statedict import checked_model as checked_model  # moved to `actors.statedict`: exported here
 
 if TYPE_CHECKING:
-    from actors.clock import Clock
-    from actors.metrics import Metrics
+    from actors.actor import Actor
 
 R = TypeVar("R")
 
@@ -215,83 +210,30 @@ class Checkpointer:
             return None
 
 
-# -- what a server saves ----------------------------------------------------------
+# -- the component a server has ----------------------------------------------------
 
 
-class Checkpointed:
-    """The state every server keeps across a crash; mixed into `ServerActor`.
+class Checkpoints:
+    """When an actor's state goes to disk, and how it comes back: what every server has.
 
-    Subclasses extend `state` and `load_state` with `super()`.
+    The actor says what its state is (`state()`, `load_state()`, see
+    `ServerActor`); this part decides when a checkpoint is due, writes it on
+    the compute thread once the event log holds what it does, and turns a file
+    that does not fit into a `CheckpointError`.
+
+    Args:
+        checkpointer: the actor's file and schedule (None: never, as in simulations).
     """
 
-    params: StateDict
-    version: int
-    rng: random.Random
-    clients: dict[str, int]
-    dropped: int
-    last_accuracy: float | None
-    _task_ids: itertools.count[int]
-    _started_at: float
-    _resumed_elapsed_s: float | None = None
-    deps: Any
-    clock: Clock
-    metrics: Metrics
-    log: Any
-    if TYPE_CHECKING:  # Actor's, declared for the checker only: the mixin must not shadow it
+    def __init__(self, checkpointer: Checkpointer | None) -> None:
+        self.checkpointer = checkpointer
 
-        async def compute(self, fn: Callable[..., R], *args: Any) -> R: ...
-
-    def state(self) -> dict[str, Any]:
-        """What a checkpoint holds: containers are copied, tensors shared (no one changes them in place)."""
-        return {
-            "class": type(self).__name__,
-            "version": self.version,
-            "params": dict(self.params),
-            "rng": self.rng.getstate(),
-            "clients": dict(self.clients),
-            "next_task_id": self._peek_task_id(),
-            "dropped": self.dropped,
-            "last_accuracy": self.last_accuracy,
-            "elapsed_s": self.clock.now() - self._started_at,
-        }
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what `state()` returned (before the actor starts), checked as an update is.
-
-        Raises:
-            ValueError: it was written by another kind of actor, its model's dtypes
-                differ, or a field is out of range (the message names the field).
-            StateDictMismatchError: its model has other keys or shapes.
-            KeyError, TypeError: a field is missing or malformed.
-        """
-        if state["class"] != type(self).__name__:
-            raise ValueError(
-                f"written by a {state['class']!s:.60}, not a {type(self).__name__} (field 'class')"
-            )
-        self.params = self.checked_model(state["params"], "the model")
-        self.version = counter(state, "version", 0)
-        self.rng.setstate(rng_state(state["rng"]))
-        self.clients = client_samples(state["clients"])
-        self._task_ids = itertools.count(counter(state, "next_task_id", 1))
-        self.dropped = counter(state, "dropped", 0)
-        self.last_accuracy = accuracy(state["last_accuracy"])
-        self._resumed_elapsed_s = elapsed_seconds(state["elapsed_s"])
-
-    def checked_model(self, tree: Mapping[str, torch.Tensor], what: str) -> StateDict:
-        """`tree` as a state dict with the global model's keys, shapes and dtypes.
-
-        Raises:
-            StateDictMismatchError: other keys or shapes.
-            ValueError: another dtype for some key.
-        """
-        check_same_keys_and_shapes(self.params, tree, who=f"{what} in the checkpoint")
-        wrong = sorted(k for k, t in self.params.items() if tree[k].dtype != t.dtype)
-        if wrong:
-            raise ValueError(f"{what} in the checkpoint has other dtypes than the model for {wrong}")
-        return dict(tree)
-
-    def resume(self) -> bool:
+    def restore(self, kind: str, load_state: Callable[[Mapping[str, Any]], int]) -> bool:
         """Restore from the checkpoint when the run resumes (call before the actor is spawned).
+
+        Args:
+            kind: the actor's class, which must be the one that wrote the file (field 'class').
+            load_state: restores the actor from a state; returns its version then.
 
         Returns:
             Whether it restored (False: not resuming, or no file: it starts afresh).
@@ -299,60 +241,47 @@ class Checkpointed:
         Raises:
             CheckpointError: the file is unreadable, or does not fit this actor.
         """
-        checkpointer: Checkpointer | None = self.deps.checkpoint
+        checkpointer = self.checkpointer
         if checkpointer is None or not checkpointer.resume:
             return False
         state = checkpointer.load()
         if state is None:
             return False
         try:
-            self.load_state(state)
+            if state["class"] != kind:
+                raise ValueError(f"written by a {state['class']!s:.60}, not a {kind} (field 'class')")
+            version = load_state(state)
         except KeyError as exc:
             raise CheckpointError(
-                str(checkpointer.path), f"does not fit this {type(self).__name__}: field {exc} is missing"
+                str(checkpointer.path), f"does not fit this {kind}: field {exc} is missing"
             ) from exc
         except (TypeError, ValueError, FedActorsError) as exc:
-            raise CheckpointError(
-                str(checkpointer.path), f"does not fit this {type(self).__name__}: {exc}"
-            ) from exc
-        checkpointer.mark(self.version, 0.0)
+            raise CheckpointError(str(checkpointer.path), f"does not fit this {kind}: {exc}") from exc
+        checkpointer.mark(version, 0.0)
         return True
 
-    def record_resumed(self) -> None:
-        """At start: a resumed actor's run time counts the time before the crash too."""
-        if self._resumed_elapsed_s is None:
-            return
-        self._started_at -= self._resumed_elapsed_s
-        self.metrics.record("run_resumed", version=self.version, elapsed_s=self._resumed_elapsed_s)
-
-    async def checkpoint_when_due(self) -> None:
-        """Write a checkpoint if one is due, on the compute thread.
+    async def write_when_due(self, actor: Actor, version: int, state: Callable[[], dict[str, Any]]) -> None:
+        """Write `actor`'s `state()` if a checkpoint is due at `version`, on the compute thread.
 
         A write that fails (a full disk) is logged and tried again at the next
         interval: losing a checkpoint must not end the run it protects.
         """
-        checkpointer: Checkpointer | None = self.deps.checkpoint
-        if checkpointer is None or not checkpointer.due(self.version, self.clock.now()):
+        checkpointer = self.checkpointer
+        if checkpointer is None or not checkpointer.due(version, actor.clock.now()):
             return
-        checkpointer.mark(self.version, self.clock.now())
-        state = self.state()
-        self.metrics.record("checkpoint_started", version=self.version)
-        if not await self.metrics.settle():  # the log must hold what the checkpoint does
-            self.log.warning(
+        checkpointer.mark(version, actor.clock.now())
+        snapshot = state()
+        actor.metrics.record("checkpoint_started", version=version)
+        if not await actor.metrics.settle():  # the log must hold what the checkpoint does
+            actor.log.warning(
                 "checkpoint_not_written", path=str(checkpointer.path), reason="events unconfirmed"
             )
             return
         try:
-            written = await self.compute(checkpointer.write, state)
+            written = await actor.compute(checkpointer.write, snapshot)
         except (OSError, EncodeError) as exc:
-            self.log.warning("checkpoint_not_written", path=str(checkpointer.path), reason=str(exc))
+            actor.log.warning("checkpoint_not_written", path=str(checkpointer.path), reason=str(exc))
             return
-        self.metrics.record(
-            "checkpoint_written", version=self.version, bytes=written.bytes, write_s=written.seconds
+        actor.metrics.record(
+            "checkpoint_written", version=version, bytes=written.bytes, write_s=written.seconds
         )
-
-    def _peek_task_id(self) -> int:
-        """The id the next task gets (a count cannot be read without taking a value: put it back)."""
-        upcoming = next(self._task_ids)
-        self._task_ids = itertools.count(upcoming)
-        return upcoming

@@ -23,7 +23,7 @@ from actors.protocol import Update
 from actors.server.asynchronous import AsyncServer
 from actors.server.base import ServerDeps
 from actors.server.optimizers import build_server_optimizer
-from actors.statedict import StateDict, scale, weighted_mean
+from actors.statedict import StateDict, checked_model, scale, weighted_mean
 
 
 def buffered_delta(deltas: list[StateDict], weights: list[float], buffer_size: int) -> StateDict:
@@ -70,5 +70,5 @@ class FedBuffServer(AsyncServer):
     def load_state(self, state: Mapping[str, Any]) -> None:
         super().load_state(state)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.buffer = [self.checked_model(delta, "a buffered delta") for delta in state["buffer"]]
+        self.buffer = [checked_model(self.params, delta, "a buffered delta") for delta in state["buffer"]]
         self.buffer_weights = [float(w) for w in state["buffer_weights"]]

@@ -28,29 +28,16 @@ A `late` update is ordinary (a straggler past its timeout): counted, logged at d
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 import torch
 from structlog.typing import FilteringBoundLogger
 
 from actors.configs.servers import ValidationConfig
 from actors.protocol import Update
+from actors.relays import Rejection
 from actors.statedict import StateDict, StateDictMismatchError, check_same_keys_and_shapes, global_norm, sub
 
 LOG_FIRST_REJECTIONS = 10  # then every power of two: a flood of 10^6 costs ~30 log lines per reason
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why an update or a join is refused.
-
-    Attributes:
-        reason: the code recorded in `update_dropped` (see the module docstring).
-        detail: what was expected and what arrived, for the log.
-    """
-
-    reason: str
-    detail: str
 
 
 class UpdateValidator:

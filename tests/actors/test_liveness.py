@@ -206,7 +206,7 @@ def test_a_declared_fallback_scheduler_adopts_the_clients_of_a_lost_one(tmp_path
     }
     edge = actors["sched-1"]
     assert isinstance(edge, FedBuffEdge)
-    assert sorted(edge.clients) == [f"client-00{i}" for i in range(6)]
+    assert sorted(edge.group.clients) == [f"client-00{i}" for i in range(6)]
     after = [r for r in events_of(events, "update_applied", "sched-1") if float(r["vt"]) > KILLED_AT]  # type: ignore[arg-type]
     assert {r["client"] for r in after} >= set(orphans)
     assert [r["client"] for r in events_of(events, "client_lost", "server")] == ["sched-0"]

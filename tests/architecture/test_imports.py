@@ -42,14 +42,10 @@ def test_which_role_imports_which_other_role() -> None:
         }
     )
 
-    # Today's crossings ([9 house] item 2 moves the shared training types into the core);
-    # a new one fails this test.
+    # The shared training types live in the core (actors/training.py); a new crossing fails this test.
     assert crossings == KNOWN_ROLE_CROSSINGS
 
 
-KNOWN_ROLE_CROSSINGS: list[tuple[str | None, str | None]] = [
-    ("actors.peer", "actors.client"),  # trainer, behaviour, evaluate: shared training types
-    ("actors.peer", "actors.server"),  # the stop rule
-    ("actors.scheduler", "actors.server"),  # edges inherit the servers' bookkeeping: composition instead
-    ("actors.server", "actors.client"),  # evaluate
-]
+KNOWN_ROLE_CROSSINGS: list[tuple[str | None, str | None]] = []  # none: a scheduler is handed its
+# group server by the node's builder (`actors.server.groups`, `sims.build`) and sees it through
+# `actors.group`; relays and refusals are in the core (`actors.relays`)

@@ -91,14 +91,14 @@ kappa2 = 2
 def test_each_report_is_kappa2_edge_rounds_of_kappa1_local_rounds_each(tmp_path: Path) -> None:
     actors, events = run_and_keep(KAPPAS, tmp_path / "k")
     edges = [a for a in actors.values() if isinstance(a, HierFavgScheduler)]
-    assert [len(e.clients) for e in edges] == [3, 3]
+    assert [len(e.group.clients) for e in edges] == [3, 3]
     # 2 global rounds x κ2 = 2 edge rounds each
-    assert [e.version for e in edges] == [4, 4]
+    assert [e.group.version for e in edges] == [4, 4]
     trained = [r for r in events if r["event"] == "task_trained"]
     assert len(trained) == 2 * 2 * 6  # every client trains once per edge round
     assert {r["rounds"] for r in trained} == {3}  # κ1 local rounds per task
     server_updates = [r for r in events if r["event"] == "update_applied" and r["actor"] == "server"]
     assert sorted(r["client"] for r in server_updates) == ["sched-0", "sched-0", "sched-1", "sched-1"]
     # The server weighs each edge by the samples of the clients beneath it.
-    samples = {e.name: sum(e.clients.values()) for e in edges}
+    samples = {e.name: sum(e.group.clients.values()) for e in edges}
     assert {r["client"]: r["num_samples"] for r in server_updates} == samples

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from actors.relays import relay_rejection
 from actors.scheduler import FedAsyncEdge, HierFavgScheduler, RelayScheduler
 from actors.server import FedAvgServer
-from actors.server.relays import relay_rejection
 from tests.actors.scheduler.test_hierfavg import COMMON
 from tests.sims.built_run import run_and_keep
 
@@ -124,7 +124,7 @@ def test_hierfavg_schedulers_nest_three_levels_deep(tmp_path: Path) -> None:
     actors, events = run_and_keep(NESTED, tmp_path / "nested")
     top = actors["sched-0"]
     assert isinstance(top, HierFavgScheduler)
-    assert sorted(top.clients) == ["sched-0-0", "sched-0-1"]
+    assert sorted(top.group.clients) == ["sched-0-0", "sched-0-1"]
     # 2 server rounds x κ2 = 2 top edge rounds x κ2 = 2 lower edge rounds = 8 tasks per client
     trained = Counter(r["actor"] for r in events if r["event"] == "task_trained")
     assert trained == {f"client-00{i}": 8 for i in range(8)}

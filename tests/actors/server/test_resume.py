@@ -24,6 +24,7 @@ from actors.server.checkpoint import CheckpointConfig, Checkpointer, read_checkp
 from actors.server.errors import CheckpointError
 from actors.server.fedasync import FedAsyncConfig, FedAsyncServer
 from actors.server.fedbuff import FedBuffConfig, FedBuffServer
+from actors.server.groups import async_group
 from actors.server.optimizers import FedAdamConfig
 from actors.statedict import StateDict
 from actors.testing import FixedTrainer
@@ -132,21 +133,21 @@ async def test_a_restored_async_edge_rebases_on_its_parents_next_task_keeping_it
     tmp_path: Path,
 ) -> None:
     config = AsyncEdgeConfig(edge=FedBuffConfig(buffer_size=1), push_every=5)
-    edge = FedBuffEdge(
-        config, initial(), ServerDeps(None, None, checkpoint=checkpointer(tmp_path)), "server", 1
-    )
+    deps = ServerDeps(None, None, checkpoint=checkpointer(tmp_path))
+    edge = FedBuffEdge(config, async_group(config, initial(), deps), "server", 1)
     Node("n", sink=ListSink()).spawn(edge, "sched-0")
     first = {"w": torch.tensor([10.0], dtype=torch.float64)}
     await edge.parent_task(Task(1, 3, first, True))
-    await edge.apply("client-0", delta(0.5, 1, 0), 0)  # edge version 1, not pushed yet
+    await edge.group.apply("client-0", delta(0.5, 1, 0), 0)  # edge version 1, not pushed yet
 
-    restored = FedBuffEdge(
-        config, initial(), ServerDeps(None, None, checkpoint=checkpointer(tmp_path, True)), "server", 1
-    )
+    deps = ServerDeps(None, None, checkpoint=checkpointer(tmp_path, True))
+    restored = FedBuffEdge(config, async_group(config, initial(), deps), "server", 1)
     assert restored.resume() is True
     Node("n2", sink=ListSink()).spawn(restored, "sched-0")
     await restored.parent_task(Task(2, 7, {"w": torch.tensor([20.0], dtype=torch.float64)}, True))
 
-    assert restored.params["w"].item() == 20.0 + (10.5 - 10.0)  # the parent's new model + the edge's progress
-    assert restored.version == 1  # from its group: a rebase is not an edge version
+    assert restored.group.params["w"].item() == 20.0 + (
+        10.5 - 10.0
+    )  # the parent's new model + the edge's progress
+    assert restored.group.version == 1  # from its group: a rebase is not an edge version
     assert restored.rebases == 1
