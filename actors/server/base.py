@@ -32,17 +32,13 @@ from actors.protocol import Cancel, Done, Join, Leave, Relayed, Task, Update
 from actors.relays import relay_rejection
 from actors.server.checkpoint import Checkpoints
 from actors.server.deps import GroupOwner, ServerDeps
-from actors.server.idle import Roster, SortedNames
+from actors.server.idle import Roster
 from actors.server.state_checks import accuracy, client_samples, counter, elapsed_seconds, rng_state
 from actors.server.validation import UpdateValidator
 from actors.statedict import StateDict, add, checked_model
 from actors.training import Evaluator
 
-__all__ = [
-    "Evaluator",
-    "ServerActor",
-    "ServerDeps",
-]  # `Evaluator` and `ServerDeps` live elsewhere, re-exported
+__all__ = ["Evaluator", "ServerActor", "ServerDeps"]  # `Evaluator`, `ServerDeps`: re-exported
 
 
 class ServerActor(Actor):
@@ -241,21 +237,14 @@ class ServerActor(Actor):
 
         The idle clients are in name order, as `sorted` gives them, kept so
         (`actors.server.idle`) rather than sorted on each call."""
-        idle = self._idle()
-        alive = client in self.clients
-        if concurrency is None:
-            return client if alive else (idle[0] if idle else None)
-        if idle:
-            return self.rng.choice(idle)
-        return client if alive else None
+        return self._current_roster().next_client(client, concurrency, self.rng)
 
-    def _idle(self) -> SortedNames:
-        """The idle clients; after `clients` or `in_flight` was replaced (a restore), rebuilt from them."""
-        roster = self._roster
-        if self.clients is not roster.clients or self.in_flight is not roster.in_flight:
-            roster = self._roster = Roster(self.clients, self.in_flight)
-            self.clients, self.in_flight = roster.clients, roster.in_flight
-        return roster.idle
+    def _current_roster(self) -> Roster:
+        """The roster; after `clients` or `in_flight` was replaced (a restore), rebuilt from them."""
+        if self.clients is not self._roster.clients or self.in_flight is not self._roster.in_flight:
+            self._roster = Roster(self.clients, self.in_flight)
+            self.clients, self.in_flight = self._roster.clients, self._roster.in_flight
+        return self._roster
 
     def staleness(self, update: Update) -> int:
         """τ: versions the global model moved since the client's base version."""

@@ -16,6 +16,7 @@ idle = joined and without a task in flight.
 from __future__ import annotations
 
 import itertools
+import random
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -212,3 +213,12 @@ class Roster:
     def _task_ended(self, client: str) -> None:
         if client in self.clients:
             self.idle.add(client)
+
+    def next_client(self, client: str, concurrency: int | None, rng: random.Random) -> str | None:
+        """See `ServerActor.next_client`: `client` again, or a seeded choice among the idle."""
+        idle, alive = self.idle, client in self.clients
+        if concurrency is None:
+            return client if alive else (idle[0] if idle else None)
+        if idle:
+            return rng.choice(idle)
+        return client if alive else None
